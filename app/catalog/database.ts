@@ -1,0 +1,99 @@
+import Sqlite, { type Database } from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../shared/errors.ts';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations/index.ts';
+
+/** Where a library keeps its catalog, cache and logs. */
+export const KEEPSAKE_DIR = '.keepsake';
+/** The catalog file's name inside {@link KEEPSAKE_DIR}. */
+export const CATALOG_FILE = 'catalog.db';
+
+/** The catalog file of the library at `libraryRoot`. */
+export function catalogPath(libraryRoot: string): string {
+  return path.join(libraryRoot, KEEPSAKE_DIR, CATALOG_FILE);
+}
+
+/** How an opened catalog database came out. */
+export interface OpenedDatabase {
+  db: Database;
+  /** Set when the integrity check failed: the catalog is then open read-only and this says why. */
+  damage: string | null;
+}
+
+/**
+ * Opens (creating if needed) a catalog file, checks its integrity and brings its schema up to date.
+ * A damaged file is opened read-only and reported, never silently used or "repaired" by writing to it.
+ */
+export function openDatabase(file: string, options: { create?: boolean } = {}): OpenedDatabase {
+  if (options.create !== false) mkdirSync(path.dirname(file), { recursive: true });
+  let db: Database;
+  try {
+    db = new Sqlite(file, { fileMustExist: options.create === false });
+  } catch (error) {
+    throw openError(file, error);
+  }
+  let damage: string | null;
+  try {
+    damage = integrityProblem(db);
+  } catch (error) {
+    db.close();
+    throw openError(file, error);
+  }
+  if (damage) {
+    db.close();
+    db = new Sqlite(file, { readonly: true, fileMustExist: true });
+    db.pragma('query_only = ON');
+    return { db, damage };
+  }
+  configure(db);
+  migrate(db);
+  return { db, damage: null };
+}
+
+function configure(db: Database): void {
+  db.pragma('journal_mode = WAL');
+  // NORMAL in WAL mode keeps the catalog consistent across power loss; only the last commits may be lost.
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('cache_size = -65536');
+  db.pragma('temp_store = MEMORY');
+}
+
+function integrityProblem(db: Database): string | null {
+  const rows = db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
+  const problems = rows.map((row) => row.quick_check.replace(/\s+/g, ' ').trim()).filter((text) => text !== 'ok');
+  if (problems.length === 0) return null;
+  return `The catalog failed its integrity check (${problems.slice(0, 3).join('; ')}). It is open read-only so nothing more is lost: restore it from a backup, or export what you need.`;
+}
+
+function openError(file: string, error: unknown): AppError {
+  const code = (error as { code?: string }).code;
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new AppError('corrupt-media', `${file} is not a Keepsake catalog or is damaged beyond reading.`, { cause: error });
+  }
+  if (code === 'SQLITE_CANTOPEN') {
+    return new AppError('io', `Cannot open the catalog ${file}: check the folder exists and is writable.`, { cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new AppError('io', `Cannot open the catalog ${file}: ${message}`, { cause: error });
+}
+
+/** Runs every migration newer than the file's `user_version`, each in its own transaction. */
+export function migrate(db: Database, target: number = SCHEMA_VERSION): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new AppError(
+      'conflict',
+      `This catalog was written by a newer Keepsake (schema ${current}, this build knows ${SCHEMA_VERSION}). Update Keepsake to open it.`,
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current || migration.version > target) continue;
+    db.transaction(() => {
+      migration.up(db);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+}
