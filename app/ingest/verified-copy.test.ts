@@ -28,7 +28,10 @@ describe('hashFile', () => {
   });
 });
 
-describe('copyVerified', () => {
+describe.each([
+  ['kernel copy', {}],
+  ['streaming copy', { kernelCopyMaxBytes: 0 }],
+])('copyVerified (%s)', (_mode, mode) => {
   it('copies to every destination with the same content and hash', async () => {
     const source = path.join(dir, 'IMG_0001.JPG');
     const data = randomBytes(9 * 1024 * 1024);
@@ -37,7 +40,7 @@ describe('copyVerified', () => {
     await mkdir(path.join(dir, 'b'));
     const targets = [path.join(dir, 'a', 'one.jpg'), path.join(dir, 'b', 'one.jpg')];
     const seen: number[] = [];
-    const result = await copyVerified(source, targets, { onBytes: (bytes) => seen.push(bytes) });
+    const result = await copyVerified(source, targets, { ...mode, onBytes: (bytes) => seen.push(bytes) });
     expect(result).toEqual(await hashFile(source));
     for (const target of targets) expect((await readFile(target)).equals(data)).toBe(true);
     expect(seen.reduce((a, b) => a + b, 0)).toBe(data.length);
@@ -52,12 +55,12 @@ describe('copyVerified', () => {
     const targets = [path.join(dir, 'ok', 'x.jpg'), path.join(dir, 'blocked', 'x.jpg')];
     // A folder where the temporary file must go cannot be opened for writing, even by root.
     await mkdir(tempPathFor(targets[1]!));
-    await expect(copyVerified(source, targets)).rejects.toMatchObject({ name: 'AppError' });
+    await expect(copyVerified(source, targets, mode)).rejects.toMatchObject({ name: 'AppError' });
     expect(await readdir(path.join(dir, 'ok'))).toEqual([]);
   });
 
   it('reports a source that vanished as not found', async () => {
-    await expect(copyVerified(path.join(dir, 'gone.jpg'), [path.join(dir, 'x.jpg')])).rejects.toMatchObject({ code: 'not-found' });
+    await expect(copyVerified(path.join(dir, 'gone.jpg'), [path.join(dir, 'x.jpg')], mode)).rejects.toMatchObject({ code: 'not-found' });
   });
 
   it('refuses a source whose content no longer matches what was hashed before', async () => {
@@ -65,7 +68,7 @@ describe('copyVerified', () => {
     await writeFile(source, randomBytes(2048));
     const before = await hashFile(source);
     await writeFile(source, randomBytes(2048));
-    await expect(copyVerified(source, [path.join(dir, 'x.jpg')], { expectedHash: before.hash })).rejects.toThrow(/changed since it was first read/);
+    await expect(copyVerified(source, [path.join(dir, 'x.jpg')], { ...mode, expectedHash: before.hash })).rejects.toThrow(/changed since it was first read/);
     expect(await readdir(dir)).toEqual(['IMG_0003.JPG']);
   });
 
@@ -74,6 +77,7 @@ describe('copyVerified', () => {
     await writeFile(source, randomBytes(32 * 1024 * 1024));
     const controller = new AbortController();
     const copy = copyVerified(source, [path.join(dir, 'copy.mov')], {
+      ...mode,
       signal: controller.signal,
       onBytes: () => controller.abort(),
     });
