@@ -175,11 +175,8 @@ export class ImportsRepo {
     return row.seq ?? 0;
   }
 
-  /** Destination paths reserved by items that are being copied, in any session. */
-  reservedDestinations(): Set<string> {
-    const rows = this.db
-      .prepare("SELECT dest_path FROM import_items WHERE state = 'copying' AND dest_path IS NOT NULL")
-      .all() as Array<{ dest_path: string }>;
-    return new Set(rows.map((row) => row.dest_path));
+  /** Whether an item being copied, in any session, has reserved this destination. */
+  isReserved(destPath: string): boolean {
+    return this.db.prepare("SELECT 1 FROM import_items WHERE dest_path = @destPath AND state = 'copying'").get({ destPath }) !== undefined;
   }
 }

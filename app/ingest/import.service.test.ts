@@ -125,6 +125,19 @@ describe(ImportService.name, () => {
     expect(report.imported.map((file) => path.basename(file.source))).toEqual(['IMG_5556.JPG']);
   });
 
+  it('keeps one copy when two imports bring the same photo at the same time', async () => {
+    const cards = [dir.join('card-a'), dir.join('card-b')];
+    for (const root of cards) {
+      await mkdir(path.join(root, 'DCIM'), { recursive: true });
+      await copyFile(card.media[0]!, path.join(root, 'DCIM', 'SAME.JPG'));
+      await writeFile(path.join(root, 'DCIM', 'SAME.XMP'), await readFile(path.join(card.root, 'DCIM', '100CANON', 'IMG_0001.XMP')));
+    }
+    const reports = await Promise.all(cards.map((root) => service.run({ source: root, event: 'Sports Day', renameTemplate: '{original}-{seq}' })));
+    expect(reports.flatMap((report) => report.imported)).toHaveLength(1);
+    expect(reports.flatMap((report) => report.duplicates)).toHaveLength(1);
+    expect(await filesIn(path.join(library, 'Sports Day'))).toHaveLength(2); // the photo and its sidecar, once
+  });
+
   it('renames with the template, numbers files in order and copies every file to the backup too', async () => {
     const backup = dir.join('backup-drive');
     const report = await service.run({

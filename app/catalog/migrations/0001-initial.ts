@@ -144,6 +144,7 @@ export function up(db: Database): void {
     );
     CREATE UNIQUE INDEX import_items_source ON import_items (import_id, source_path);
     CREATE INDEX import_items_state ON import_items (import_id, state);
+    CREATE INDEX import_items_dest ON import_items (dest_path) WHERE dest_path IS NOT NULL;
 
     CREATE TABLE jobs (
       id INTEGER PRIMARY KEY,
