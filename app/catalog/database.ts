@@ -37,8 +37,12 @@ export function openDatabase(file: string, options: { create?: boolean } = {}): 
   try {
     damage = integrityProblem(db);
   } catch (error) {
-    db.close();
-    throw openError(file, error);
+    // Damage bad enough that the check itself cannot run still opens read-only, so what is readable can be saved.
+    if ((error as { code?: string }).code !== 'SQLITE_CORRUPT') {
+      db.close();
+      throw openError(file, error);
+    }
+    damage = damageReport([(error as Error).message]);
   }
   if (damage) {
     db.close();
@@ -64,7 +68,10 @@ function configure(db: Database): void {
 function integrityProblem(db: Database): string | null {
   const rows = db.pragma('quick_check', { simple: false }) as Array<{ quick_check: string }>;
   const problems = rows.map((row) => row.quick_check.replace(/\s+/g, ' ').trim()).filter((text) => text !== 'ok');
-  if (problems.length === 0) return null;
+  return problems.length === 0 ? null : damageReport(problems);
+}
+
+function damageReport(problems: readonly string[]): string {
   return `The catalog failed its integrity check (${problems.slice(0, 3).join('; ')}). It is open read-only so nothing more is lost: restore it from a backup, or export what you need.`;
 }
 
