@@ -2,7 +2,7 @@ import { copyFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import path from 'node:path';
 import { AppError, toAppError } from '../shared/errors.ts';
 import type { ContentHash } from '../shared/ids.ts';
-import { hashFile, readHashed } from './content-hash.ts';
+import { acquireBuffer, hashFile, readHashed, releaseBuffer } from './content-hash.ts';
 
 /** Suffix of files being written; a crash leaves them behind and the next import removes them. */
 export const TEMP_MARKER = '.keepsake-tmp';
@@ -55,19 +55,14 @@ export async function copyVerified(
     if (options.expectedHash && options.expectedHash !== copied.hash) {
       throw new AppError('io', `${source} changed since it was first read; import it again once whatever is writing it has finished.`);
     }
-    const copies = await Promise.all(temps.map((temp) => hashFile(temp, { signal: options.signal })));
-    for (const [index, copy] of copies.entries()) {
-      if (copy.hash === copied.hash && copy.size === copied.size) continue;
-      // Either the source changed under us or the destination wrote something else: read the source to tell.
-      const now = await hashSource(source, options.signal);
-      if (now.hash !== copied.hash) {
-        throw new AppError('io', `${source} changed since it was first read; import it again once whatever is writing it has finished.`);
-      }
-      throw new AppError('io', `The copy of ${source} at ${temps[index]} does not match the original (the destination disk may be failing).`);
+    const bad = copied.mismatched[0];
+    if (bad !== undefined) {
+      throw new AppError('io', `The copy of ${source} at ${temps[bad]} does not match the original (the destination disk may be failing).`);
     }
+    options.signal?.throwIfAborted();
     for (const [index, temp] of temps.entries()) await rename(temp, destinations[index]!);
     await Promise.all([...new Set(destinations.map((file) => path.dirname(file)))].map(syncDirectory));
-    return copied;
+    return { hash: copied.hash, size: copied.size };
   } catch (error) {
     await Promise.all(temps.map((temp) => rm(temp, { force: true }).catch(() => undefined)));
     if (options.signal?.aborted) throw new AppError('cancelled', 'The import was cancelled.');
@@ -75,12 +70,20 @@ export async function copyVerified(
   }
 }
 
-/** The kernel copies; the source is then hashed from the page cache it just filled. */
+/** A copy's outcome before it is renamed into place: the source's hash and which copies differ from it. */
+interface CheckedCopy extends VerifiedCopy {
+  mismatched: number[];
+}
+
+/**
+ * The kernel copies and each copy is fsynced; then the source is read back (from the page cache the copy
+ * just filled), hashed, and compared byte for byte with every copy: cheaper than hashing each copy again.
+ */
 async function kernelCopy(
   source: string,
   temps: readonly string[],
-  options: { signal?: AbortSignal; onBytes?: (bytes: number) => void; expectedHash?: ContentHash },
-): Promise<VerifiedCopy> {
+  options: { signal?: AbortSignal; onBytes?: (bytes: number) => void },
+): Promise<CheckedCopy> {
   for (const temp of temps) {
     options.signal?.throwIfAborted();
     try {
@@ -92,16 +95,28 @@ async function kernelCopy(
     }
     await syncFile(temp);
   }
-  const { hash, size } = options.expectedHash ? { hash: options.expectedHash, size: (await statOrThrow(temps[0]!)).size } : await hashSource(source, options.signal);
-  options.onBytes?.(size);
-  return { hash, size };
-}
-
-async function hashSource(source: string, signal: AbortSignal | undefined): Promise<VerifiedCopy> {
+  const copies = await Promise.all(temps.map((temp) => open(temp, 'r')));
+  const scratch = acquireBuffer();
+  const mismatched = new Set<number>();
   try {
-    return await hashFile(source, { signal });
-  } catch (error) {
-    throw readError(error, source, signal);
+    const { hash, size } = await readHashed(source, {
+      signal: options.signal,
+      onChunk: async (chunk) => {
+        for (const [index, copy] of copies.entries()) {
+          if (mismatched.has(index)) continue;
+          const { bytesRead } = await copy.read(scratch, 0, chunk.length, null);
+          if (bytesRead !== chunk.length || !scratch.subarray(0, bytesRead).equals(chunk)) mismatched.add(index);
+        }
+      },
+    }).catch((error: unknown) => {
+      throw readError(error, source, options.signal);
+    });
+    for (const [index, copy] of copies.entries()) if ((await copy.stat()).size !== size) mismatched.add(index);
+    options.onBytes?.(size);
+    return { hash, size, mismatched: [...mismatched].sort() };
+  } finally {
+    releaseBuffer(scratch);
+    await Promise.all(copies.map((copy) => copy.close()));
   }
 }
 
@@ -110,7 +125,7 @@ async function streamCopy(
   source: string,
   temps: readonly string[],
   options: { signal?: AbortSignal; onBytes?: (bytes: number) => void },
-): Promise<VerifiedCopy> {
+): Promise<CheckedCopy> {
   const handles: FileHandle[] = [];
   try {
     for (const temp of temps) handles.push(await openForWrite(temp));
@@ -127,7 +142,10 @@ async function streamCopy(
       throw readError(error, source, options.signal);
     }
     await Promise.all(handles.map((handle) => handle.sync()));
-    return copied;
+    // The source may be larger than memory: the copies are re-read and hashed rather than compared with it.
+    const copies = await Promise.all(temps.map((temp) => hashFile(temp, { signal: options.signal })));
+    const mismatched = copies.flatMap((copy, index) => (copy.hash === copied.hash && copy.size === copied.size ? [] : [index]));
+    return { ...copied, mismatched };
   } finally {
     await Promise.all(handles.map((handle) => handle.close().catch(() => undefined)));
   }
