@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import sharp, { type Exif, type Sharp } from 'sharp';
 import { onTestFinished } from 'vitest';
 import { findFfmpeg, findFfprobe } from '../media/ffmpeg-path.ts';
+import { seededRandom } from '../shared/random.ts';
 
 // Test fixtures made by code, so no binaries are checked in. Every helper writes a real file that real tools
 // (exiftool, ffprobe, exifr, sharp) read; fixtures.test.ts checks that each one carries what it claims.
@@ -354,7 +355,7 @@ export async function fileSize(path: string): Promise<number> {
 function photoLike(options: ImageOptions): Sharp {
   const width = options.width ?? DEFAULT_WIDTH;
   const height = options.height ?? DEFAULT_HEIGHT;
-  const random = mulberry32(options.seed ?? 1);
+  const random = seededRandom(options.seed ?? 1);
   const pixels = Buffer.alloc(width * height * 3);
   // A gradient with soft shapes and sensor-like noise compresses like a photo; a flat colour would give
   // unrealistically tiny files and hide size-dependent bugs.
@@ -377,19 +378,9 @@ function clampByte(value: number): number {
   return Math.max(0, Math.min(255, Math.round(value)));
 }
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomBytes(size: number, seed: number): Buffer {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const bytes = Buffer.alloc(size);
   for (let i = 0; i < size; i++) bytes[i] = Math.floor(random() * 256);
   return bytes;

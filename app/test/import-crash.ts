@@ -6,20 +6,10 @@ import { Catalog } from '../catalog/catalog.ts';
 import { catalogPath } from '../catalog/database.ts';
 import { hashFile } from '../ingest/content-hash.ts';
 import { isTempFile } from '../ingest/verified-copy.ts';
+import { seededRandom } from '../shared/random.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keepsake.mjs', import.meta.url));
 
-/** A seeded PRNG (mulberry32), so a failing run can be replayed from its seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs `keepsake import` as a real process; kills it with SIGKILL after `killAfterMs` unless it ends first. */
 export function runImportProcess(
