@@ -46,7 +46,8 @@ export interface AssetPage {
 /** Order of a listing by capture time. */
 export type SortOrder = 'asc' | 'desc';
 
-interface AssetRow {
+/** A row of `assets` as better-sqlite3 returns it; other repositories that select `assets.*` map it with {@link toAsset}. */
+export interface AssetRow {
   id: number;
   hash: string;
   event_id: number | null;
@@ -81,7 +82,8 @@ interface AssetRow {
 }
 
 // Every column added to `assets` must also reach toAsset() and, if searchable, the search document.
-function toAsset(row: AssetRow): Asset {
+/** The domain asset of an `assets` row. */
+export function toAsset(row: AssetRow): Asset {
   return {
     id: row.id as AssetId,
     hash: row.hash as ContentHash,

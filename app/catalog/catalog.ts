@@ -7,6 +7,7 @@ import { ImportsRepo } from './imports.repo.ts';
 import { JobsRepo } from './jobs.repo.ts';
 import { LibraryRepo } from './library.repo.ts';
 import { PeopleRepo } from './people.repo.ts';
+import { SearchRepo } from './search.repo.ts';
 import { TagsRepo } from './tags.repo.ts';
 
 /** One library's catalog: its repositories over one SQLite file. */
@@ -18,6 +19,7 @@ export class Catalog {
   readonly imports: ImportsRepo;
   readonly jobs: JobsRepo;
   readonly library: LibraryRepo;
+  readonly search: SearchRepo;
 
   private constructor(
     readonly db: Database,
@@ -32,6 +34,7 @@ export class Catalog {
     this.imports = new ImportsRepo(db);
     this.jobs = new JobsRepo(db);
     this.library = new LibraryRepo(db);
+    this.search = new SearchRepo(db, this.library);
   }
 
   /** Opens the catalog of the library at `libraryRoot`, creating it unless `create` is false. */

@@ -3,7 +3,9 @@ import type { Database } from 'better-sqlite3';
 /**
  * Full-text search as a cache of the catalog: a contentless FTS5 index plus a queue of assets whose
  * search document must be rebuilt. Triggers fill the queue, so no writer can forget the index; the
- * search repository drains it before answering.
+ * search repository drains it before answering. The index tables (`search_fts`, `search_docs`,
+ * `search_terms`) belong to `search.repo.ts`, which drops and recreates them whenever its
+ * `search_version` in `meta` differs, so their definition here is only the first one.
  */
 export function up(db: Database): void {
   db.exec(`
@@ -12,13 +14,19 @@ export function up(db: Database): void {
       value TEXT NOT NULL
     ) WITHOUT ROWID;
 
+    -- rowid is a time key (sort_time * 64 + slot), so FTS5 returns matches newest first by itself; facets holds
+    -- tokens for the structured filters (e<event id>, t<tag id>, p<person id>, minority ratings, flags, kinds, statuses).
     CREATE VIRTUAL TABLE search_fts USING fts5 (
-      event, title, description, tags, people, file_name, camera,
+      event, title, description, tags, people, file_name, camera, facets,
       content = '',
       contentless_delete = 1,
-      tokenize = 'unicode61 remove_diacritics 2',
-      prefix = '2 3'
+      tokenize = 'unicode61 remove_diacritics 2'
     );
+    CREATE TABLE search_docs (
+      doc_key INTEGER PRIMARY KEY,
+      asset_id INTEGER NOT NULL UNIQUE
+    );
+    CREATE TABLE search_terms (term TEXT PRIMARY KEY) WITHOUT ROWID;
 
     CREATE TABLE search_dirty (asset_id INTEGER PRIMARY KEY);
     INSERT INTO search_dirty (asset_id) SELECT id FROM assets;
@@ -27,7 +35,8 @@ export function up(db: Database): void {
       INSERT OR IGNORE INTO search_dirty (asset_id) VALUES (new.id);
     END;
     CREATE TRIGGER search_asset_update
-      AFTER UPDATE OF event_id, path, original_name, title, description, camera_make, camera_model, lens ON assets
+      AFTER UPDATE OF event_id, path, original_name, title, description, camera_make, camera_model, lens,
+        sort_time, rating, flag, kind, status ON assets
     BEGIN
       INSERT OR IGNORE INTO search_dirty (asset_id) VALUES (new.id);
     END;
