@@ -1,0 +1,333 @@
+import { access } from 'node:fs/promises';
+import path from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { catalogPath } from '../catalog/database.ts';
+import { openEngine, resolveLibraryPath, type Engine } from '../engine.ts';
+import type { ImportReport } from '../ingest/import.service.ts';
+import { AppError, toAppError, type ErrorCode } from '../shared/errors.ts';
+import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  ok: 0,
+  internal: 1,
+  usage: 2,
+  partial: 3,
+  notFound: 4,
+  interrupted: 5,
+  damaged: 6,
+  cancelled: 130,
+} as const;
+
+const HELP = `keepsake — media manager for school events
+
+Usage: keepsake <command> [options]
+
+Commands:
+  init [DIR]                      create a library (DIR, or the chosen library)
+  import <source> --event NAME    copy, verify and catalogue a card or folder
+        [--rename TEMPLATE]       e.g. "{date:YYYYMMDD}-{event}-{seq:4}"; tokens {date:FMT} {time} {event} {seq:N} {camera} {original}
+        [--backup DIR]            also copy (and verify) every file to DIR
+        [--tag NAME]...           tag every imported file
+        [--manifest]              write an xxhsum -H2 checksum manifest next to the copies
+        [--dry-run]               show what would happen; change nothing
+  events                          list events with their counts
+  search <query>                  e.g. soccer tag:final person:"Ana Lima" rating>=4 is:video date:2026-05
+        [--limit N]
+  status                          what the library holds
+  roster import <csv>             import a class roster (name, class, family email, consent columns)
+  start                           open the library and offer to import camera cards as they are inserted
+
+Options:
+  --library DIR   the library (else $KEEPSAKE_LIBRARY, else ~/Pictures/Keepsake)
+  --json          machine-readable output on stdout
+  -h, --help      this help
+
+Exit codes: 0 ok, 1 internal error, 2 bad usage or input, 3 finished with some files failed,
+4 not found, 5 interrupted (run it again to resume), 6 catalog damaged (read-only), 130 cancelled.`;
+
+const OPTIONS = {
+  library: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+  version: { type: 'boolean', default: false },
+  event: { type: 'string' },
+  rename: { type: 'string' },
+  backup: { type: 'string' },
+  tag: { type: 'string', multiple: true },
+  manifest: { type: 'boolean', default: false },
+  'dry-run': { type: 'boolean', default: false },
+  limit: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+type Values = {
+  library?: string;
+  json: boolean;
+  help: boolean;
+  version: boolean;
+  event?: string;
+  rename?: string;
+  backup?: string;
+  tag?: string[];
+  manifest: boolean;
+  'dry-run': boolean;
+  limit?: string;
+};
+
+/** Where the CLI writes; injectable so tests can read what a person would see. */
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  isTTY: boolean;
+}
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  isTTY: Boolean(process.stderr.isTTY),
+};
+
+/** Runs one CLI command and returns its exit code. */
+export async function main(argv: readonly string[], io: Io = defaultIo): Promise<number> {
+  let values: Values;
+  let positionals: string[];
+  try {
+    const parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    values = parsed.values as Values;
+    positionals = parsed.positionals;
+  } catch (error) {
+    io.err(`keepsake: ${(error as Error).message}\nRun "keepsake --help" for usage.\n`);
+    return EXIT.usage;
+  }
+  const [command, ...args] = positionals;
+  if (values.help || command === 'help') {
+    io.out(`${HELP}\n`);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    io.out('keepsake 0.1.0\n');
+    return EXIT.ok;
+  }
+  const json = values.json;
+  try {
+    switch (command) {
+      case 'init':
+        return await init(args[0] ?? values.library, values, io);
+      case 'import':
+        return await withEngine(values, { create: true }, (engine) => runImport(engine, args, values, io));
+      case 'events':
+        return await withEngine(values, { create: false }, (engine) => listEvents(engine, json, io));
+      case 'search':
+        return await withEngine(values, { create: false }, (engine) => search(engine, args, values, io));
+      case 'status':
+        return await withEngine(values, { create: false }, (engine) => status(engine, json, io));
+      case 'roster':
+        if (args[0] !== 'import' || !args[1]) throw new AppError('invalid-input', 'Usage: keepsake roster import <file.csv>');
+        return await withEngine(values, { create: false }, (engine) => rosterImport(engine, args[1]!, json, io));
+      case 'start':
+        return await withEngine(values, { create: true }, (engine) => start(engine, io));
+      case undefined:
+        io.out(`${HELP}\n`);
+        return EXIT.usage;
+      default:
+        throw new AppError('invalid-input', `Unknown command "${command}". Run "keepsake --help" for the list.`);
+    }
+  } catch (error) {
+    const appError = toAppError(error);
+    if (json) io.out(`${JSON.stringify({ error: appError.toJSON() })}\n`);
+    io.err(`keepsake: ${appError.message}\n`);
+    return exitFor(appError.code);
+  }
+}
+
+function exitFor(code: ErrorCode): number {
+  switch (code) {
+    case 'invalid-input':
+    case 'unsupported-media':
+    case 'conflict':
+      return EXIT.usage;
+    case 'not-found':
+      return EXIT.notFound;
+    case 'cancelled':
+      return EXIT.cancelled;
+    case 'disk-full':
+    case 'io':
+    case 'network':
+      return EXIT.interrupted;
+    default:
+      return EXIT.internal;
+  }
+}
+
+async function withEngine(values: Values, options: { create: boolean }, run: (engine: Engine) => Promise<number>): Promise<number> {
+  const libraryPath = resolveLibraryPath(values.library);
+  if (!options.create && !(await access(catalogPath(libraryPath)).then(() => true, () => false))) {
+    throw new AppError('not-found', `There is no Keepsake library at ${libraryPath}. Create one with "keepsake init ${libraryPath}" or choose one with --library.`);
+  }
+  const engine = await openEngine({ libraryPath, create: options.create });
+  try {
+    return await run(engine);
+  } finally {
+    await engine.close();
+  }
+}
+
+async function init(dir: string | undefined, values: Values, io: Io): Promise<number> {
+  const libraryPath = resolveLibraryPath(dir);
+  const existed = await access(catalogPath(libraryPath)).then(() => true, () => false);
+  const engine = await openEngine({ libraryPath });
+  await engine.close();
+  if (values.json) io.out(`${JSON.stringify({ library: libraryPath, created: !existed })}\n`);
+  else io.out(existed ? `A library already exists at ${libraryPath}.\n` : `Created a library at ${libraryPath}.\n`);
+  return EXIT.ok;
+}
+
+async function runImport(engine: Engine, args: string[], values: Values, io: Io): Promise<number> {
+  const source = args[0];
+  if (!source) throw new AppError('invalid-input', 'Usage: keepsake import <source> --event NAME');
+  if (!values.event) throw new AppError('invalid-input', 'Say which event the files belong to: --event "Sports Day".');
+  if (engine.catalog.damage) throw new AppError('io', engine.catalog.damage);
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const line = new ProgressLine(io);
+  try {
+    const report = await engine.imports.run({
+      source,
+      event: values.event,
+      ...(values.rename ? { renameTemplate: values.rename } : {}),
+      ...(values.backup ? { backupDir: values.backup } : {}),
+      ...(values.tag ? { tags: values.tag } : {}),
+      dryRun: values['dry-run'],
+      manifest: values.manifest,
+      signal: controller.signal,
+      onProgress: (progress) => line.update(progress),
+    });
+    line.done();
+    if (values.json) io.out(`${JSON.stringify(report)}\n`);
+    else io.out(describeImport(report));
+    if (report.state === 'cancelled') return EXIT.cancelled;
+    if (report.state === 'interrupted') return EXIT.interrupted;
+    return report.failed.length > 0 ? EXIT.partial : EXIT.ok;
+  } finally {
+    line.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function describeImport(report: ImportReport): string {
+  const lines: string[] = [];
+  const verb = report.state === 'dry-run' ? 'Would import' : 'Imported';
+  lines.push(
+    `${verb} ${report.imported.length} file(s) (${formatBytes(report.bytes)}) into "${report.event.name}" in ${formatDuration(report.durationMs / 1000)}` +
+      `${report.resumed ? ' (resumed)' : ''}.`,
+  );
+  if (report.duplicates.length > 0) lines.push(`Skipped ${report.duplicates.length} file(s) already in the library.`);
+  if (report.unsupported.length > 0) lines.push(`Ignored ${report.unsupported.length} file(s) that are not photos or videos.`);
+  if (report.failed.length > 0) {
+    lines.push(`Failed ${report.failed.length} file(s):`);
+    for (const failure of report.failed) lines.push(`  ${failure.source}: ${failure.reason}`);
+  }
+  if (report.error) lines.push(`Stopped: ${report.error}`);
+  if (report.manifest) lines.push(`Checksums: ${report.manifest} (check with: xxhsum -c)`);
+  if (report.state === 'dry-run') for (const file of report.imported) lines.push(`  ${file.source} → ${file.destination}`);
+  return `${lines.join('\n')}\n`;
+}
+
+async function listEvents(engine: Engine, json: boolean, io: Io): Promise<number> {
+  const events = engine.catalog.events.listSummaries();
+  if (json) {
+    io.out(`${JSON.stringify({ events })}\n`);
+    return EXIT.ok;
+  }
+  if (events.length === 0) {
+    io.out('No events yet. Import a card with: keepsake import <card> --event "Sports Day"\n');
+    return EXIT.ok;
+  }
+  for (const event of events) {
+    const when = event.startsOn ?? event.firstCapturedAt?.slice(0, 10) ?? '';
+    const problems = [
+      event.unreadableCount ? `${event.unreadableCount} unreadable` : '',
+      event.missingCount ? `${event.missingCount} missing` : '',
+    ].filter(Boolean);
+    io.out(`${when.padEnd(10)}  ${event.name}  ${plural(event.photoCount, 'photo')}, ${plural(event.videoCount, 'video')}${problems.length ? ` (${problems.join(', ')})` : ''}\n`);
+  }
+  return EXIT.ok;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count.toLocaleString('en')} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+async function search(engine: Engine, args: string[], values: Values, io: Io): Promise<number> {
+  const query = args.join(' ');
+  const limit = values.limit === undefined ? 50 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new AppError('invalid-input', '--limit must be a whole number from 1 to 1000.');
+  const result = engine.search.search(query, { limit });
+  if (values.json) {
+    io.out(`${JSON.stringify(result)}\n`);
+    return EXIT.ok;
+  }
+  if (result.items.length === 0) io.out('Nothing matches.\n');
+  for (const asset of result.items) {
+    io.out(`${(asset.capturedAt ?? '').padEnd(25)}  ${asset.path}${asset.rating ? `  ${'★'.repeat(asset.rating)}` : ''}\n`);
+  }
+  if (result.next) io.out(`(more: raise --limit)\n`);
+  return EXIT.ok;
+}
+
+async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
+  const { catalog } = engine;
+  const byStatus = catalog.assets.countByStatus();
+  const summary = {
+    library: engine.libraryRoot,
+    damaged: catalog.damage,
+    assets: catalog.assets.count(),
+    unreadable: byStatus.unreadable,
+    missing: byStatus.missing,
+    events: catalog.events.listSummaries().length,
+    people: catalog.people.list().length,
+    lastImport: catalog.imports.listSessions(1)[0] ?? null,
+    jobs: catalog.jobs.counts(),
+  };
+  if (json) {
+    io.out(`${JSON.stringify(summary)}\n`);
+  } else {
+    io.out(`Library ${summary.library}\n`);
+    if (summary.damaged) io.out(`WARNING: ${summary.damaged}\n`);
+    io.out(`${summary.assets} assets in ${summary.events} events; ${summary.people} people\n`);
+    if (summary.unreadable || summary.missing) io.out(`${summary.unreadable} unreadable, ${summary.missing} missing\n`);
+    if (summary.lastImport) io.out(`Last import: ${summary.lastImport.source} (${summary.lastImport.state}, ${summary.lastImport.startedAt})\n`);
+  }
+  return catalog.damage ? EXIT.damaged : EXIT.ok;
+}
+
+async function rosterImport(engine: Engine, file: string, json: boolean, io: Io): Promise<number> {
+  const result = await engine.roster.import(path.resolve(file));
+  if (json) io.out(`${JSON.stringify(result)}\n`);
+  else {
+    io.out(`Roster: ${result.created} added, ${result.updated} updated.\n`);
+    for (const problem of result.errors) io.out(`  line ${problem.line}: ${problem.message}\n`);
+  }
+  return result.errors.length > 0 ? EXIT.partial : EXIT.ok;
+}
+
+async function start(engine: Engine, io: Io): Promise<number> {
+  await status(engine, false, io);
+  io.out('Waiting for a camera card (Ctrl-C to stop)…\n');
+  engine.volumes.on('card', (card) => {
+    io.out(
+      `Camera card ${card.label}: ${card.mediaCount.toLocaleString('en')} photos and videos. Import with:\n` +
+        `  keepsake import ${JSON.stringify(card.path)} --event "Event name" --library ${JSON.stringify(engine.libraryRoot)}\n`,
+    );
+  });
+  engine.volumes.on('error', (error) => io.err(`keepsake: ${error.message}\n`));
+  engine.volumes.start();
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  return EXIT.ok;
+}

@@ -1,0 +1,71 @@
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Catalog } from './catalog/catalog.ts';
+import { KEEPSAKE_DIR } from './catalog/database.ts';
+import { ImportService } from './ingest/import.service.ts';
+import { RosterImporter } from './ingest/roster.ts';
+import { scanSource } from './ingest/source-scanner.ts';
+import { VolumeWatcher } from './ingest/volumes.ts';
+import { createLogger, fileSink, type Logger, type LogSink } from './log/logger.ts';
+import { MetadataReader } from './media/metadata/metadata.service.ts';
+import { SearchService } from './search/search.service.ts';
+
+/** The engine of one library, built in one place for the CLI, Electron's main process and the web host. */
+export interface Engine {
+  readonly libraryRoot: string;
+  readonly catalog: Catalog;
+  readonly imports: ImportService;
+  readonly search: SearchService;
+  readonly roster: RosterImporter;
+  /** Watches for camera cards being mounted; emits `card` so the UI can offer an import. Not started until asked. */
+  readonly volumes: VolumeWatcher;
+  readonly log: Logger;
+  close(): Promise<void>;
+}
+
+/** Options of {@link openEngine}. */
+export interface EngineOptions {
+  libraryPath: string;
+  /** Create the library if it does not exist (default true). */
+  create?: boolean;
+  /** Where log lines go; by default `<library>/.keepsake/logs/engine.log`. */
+  logSink?: LogSink;
+}
+
+/** The composition root: opens a library's catalog and wires every service to it. */
+export async function openEngine(options: EngineOptions): Promise<Engine> {
+  const libraryRoot = path.resolve(options.libraryPath);
+  if (options.create !== false) await mkdir(path.join(libraryRoot, KEEPSAKE_DIR), { recursive: true });
+  const sink = options.logSink ?? fileSink(path.join(libraryRoot, KEEPSAKE_DIR, 'logs', 'engine.log'));
+  const log = createLogger('engine', sink);
+  const catalog = Catalog.open(libraryRoot, { create: options.create !== false });
+  if (!catalog.readOnly) catalog.library.ensure(path.basename(libraryRoot));
+  if (catalog.damage) log.error('catalog damaged', { file: catalog.file, damage: catalog.damage });
+  const metadata = new MetadataReader();
+  const volumes = new VolumeWatcher();
+  return {
+    libraryRoot,
+    catalog,
+    log,
+    imports: new ImportService({ catalog, libraryRoot, scanSource, metadata, log: log.child('import') }),
+    search: new SearchService({ catalog }),
+    roster: new RosterImporter({ catalog }),
+    volumes,
+    async close() {
+      await volumes.stop();
+      catalog.close();
+      if ('flush' in sink && typeof sink.flush === 'function') await (sink.flush as () => Promise<void>)();
+    },
+  };
+}
+
+/**
+ * The library to use: `--library`, else `KEEPSAKE_LIBRARY`, else the per-user default
+ * (`~/Pictures/Keepsake`, where photographers expect their pictures).
+ */
+export function resolveLibraryPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return path.resolve(flag);
+  if (env.KEEPSAKE_LIBRARY) return path.resolve(env.KEEPSAKE_LIBRARY);
+  return path.join(os.homedir(), 'Pictures', 'Keepsake');
+}
