@@ -64,7 +64,7 @@ export default tseslint.config(
   },
   {
     // Fixtures and benchmarks build real media and real catalogs: they may use any native library.
-    files: ['app/test/**/*.ts', 'app/**/*.test.ts', 'bench/**/*.ts'],
+    files: ['app/test/**/*.ts', 'app/**/*.test.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     rules: { 'no-restricted-imports': ['error', { patterns: [NOT_ELECTRON, NOT_UPPER] }], 'no-console': 'off' },
   },
   {
@@ -99,6 +99,10 @@ export default tseslint.config(
         { selector: "MemberExpression[object.name='ipcMain'][property.name=/^(handle|on|once)$/]", message: 'Register IPC handlers through the contract wrapper only.' },
       ],
     },
+  },
+  {
+    files: ['bin/**/*.mjs', 'scripts/**/*.{js,mjs}'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
   {
     files: ['*.config.{js,ts}', 'eslint.config.js'],
