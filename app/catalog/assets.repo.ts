@@ -144,9 +144,11 @@ export class AssetsRepo {
     const page = (where: string, order: SortOrder): Statement => {
       const cmp = order === 'desc' ? '<' : '>';
       const dir = order === 'desc' ? 'DESC' : 'ASC';
+      // The first page uses a sentinel cursor rather than `@after IS NULL OR …`: an OR hides the row-value bound
+      // from the planner, which then walks the index from its end to the cursor (40 ms deep into 1M assets).
       return db.prepare(`
         SELECT * FROM assets
-        WHERE ${where} AND (@after IS NULL OR (sort_time, id) ${cmp} (@afterTime, @afterId))
+        WHERE ${where} AND (sort_time, id) ${cmp} (@afterTime, @afterId)
         ORDER BY sort_time ${dir}, id ${dir}
         LIMIT @limit`);
     };
@@ -233,16 +235,23 @@ export class AssetsRepo {
   private page(key: string, params: Record<string, unknown>, options: { limit: number; after?: PageCursor | null }): AssetPage {
     const limit = Math.max(1, Math.min(1000, Math.floor(options.limit)));
     const after = options.after ?? null;
-    const rows = this.pages[key]!.all({
-      ...params,
-      after: after ? 1 : null,
-      afterTime: after?.sortTime ?? 0,
-      afterId: after?.id ?? 0,
-      limit: limit + 1,
-    }) as AssetRow[];
+    const rows = this.pages[key]!.all(this.pageParams(key, params, after, limit)) as AssetRow[];
     const items = rows.slice(0, limit).map(toAsset);
     const last = items.at(-1);
     return { items, next: rows.length > limit && last ? { sortTime: last.sortTime, id: last.id } : null };
+  }
+
+  /** The query plan of a page listing (EXPLAIN QUERY PLAN details), for tests and diagnosis. */
+  explainPage(listing: 'event' | 'all', order: SortOrder, after: PageCursor | null): string[] {
+    const key = `${listing}:${order}`;
+    const params = this.pageParams(key, listing === 'event' ? { eventId: 1 } : {}, after, 100);
+    const rows = this.db.prepare(`EXPLAIN QUERY PLAN ${this.pages[key]!.source}`).all(params) as Array<{ detail: string }>;
+    return rows.map((row) => row.detail);
+  }
+
+  private pageParams(key: string, params: Record<string, unknown>, after: PageCursor | null, limit: number): Record<string, unknown> {
+    const edge = key.endsWith(':desc') ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
+    return { ...params, afterTime: after?.sortTime ?? edge, afterId: after?.id ?? edge, limit: limit + 1 };
   }
 
   /** Number of assets in the library. */

@@ -113,21 +113,18 @@ describe('AssetsRepo', () => {
     }
   });
 
-  it('serves event pages and the timeline from indexes, never a sort', () => {
-    const eventPlan = plan(
-      `SELECT * FROM assets WHERE event_id = @eventId AND (@after IS NULL OR (sort_time, id) > (@afterTime, @afterId))
-       ORDER BY sort_time ASC, id ASC LIMIT @limit`,
-      { eventId: 1, after: 1, afterTime: 0, afterId: 0, limit: 10 },
-    );
-    expect(eventPlan).toMatch(/USING INDEX assets_event_time/);
-    expect(eventPlan).not.toMatch(/TEMP B-TREE/);
-    const timelinePlan = plan(
-      `SELECT * FROM assets WHERE 1 AND (@after IS NULL OR (sort_time, id) < (@afterTime, @afterId))
-       ORDER BY sort_time DESC, id DESC LIMIT @limit`,
-      { after: 1, afterTime: 0, afterId: 0, limit: 10 },
-    );
-    expect(timelinePlan).toMatch(/USING INDEX assets_time/);
-    expect(timelinePlan).not.toMatch(/TEMP B-TREE/);
+  it('serves event pages and the timeline from an index range, never a scan or a sort', () => {
+    const cursor = { sortTime: 1_700_000_000_000, id: 42 as AssetId };
+    for (const after of [null, cursor]) {
+      for (const order of ['asc', 'desc'] as const) {
+        const event = catalog.assets.explainPage('event', order, after).join('\n');
+        expect(event).toMatch(/SEARCH assets USING INDEX assets_event_time \(event_id=\? AND \(?sort_time(,id\))?[<>]/);
+        expect(event).not.toMatch(/TEMP B-TREE/);
+        const timeline = catalog.assets.explainPage('all', order, after).join('\n');
+        expect(timeline).toMatch(/SEARCH assets USING INDEX assets_time \(\(?sort_time(,id\))?[<>]/);
+        expect(timeline).not.toMatch(/TEMP B-TREE/);
+      }
+    }
     expect(plan('SELECT * FROM assets WHERE hash = @hash', { hash: 'x' })).toMatch(/USING INDEX assets_hash/);
   });
 
