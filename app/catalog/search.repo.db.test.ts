@@ -92,7 +92,7 @@ describe(SearchRepo.name, () => {
 
   it('plans words and filters as one walk down the FTS index in time order, with no sort', () => {
     populate();
-    for (const text of ['relay', 'relay tag:final', 'tag:team', 'person:"Ana Lima" rating>=4', 'rating>=4 is:pick', 'event:sports date:2026', '-relay']) {
+    for (const text of ['relay', 'relay tag:final', 'tag:team', 'person:"Ana Lima" rating>=4', 'rating>=4 is:pick', 'relay event:sports date:2026', '-relay']) {
       const detail = plan(text);
       expect(detail, text).toMatch(/^SCAN search_fts VIRTUAL TABLE INDEX \d+:M/m);
       expect(detail, text).toMatch(/SEARCH d USING INTEGER PRIMARY KEY \(rowid=\?\)/);
@@ -101,13 +101,82 @@ describe(SearchRepo.name, () => {
     }
   });
 
-  it('plans dates and majority-value filters as a backwards range of the time index, with no sort', () => {
+  it('plans dates and majority-value filters, and any filters within a narrow date window, as a backwards range of the time index, with no sort', () => {
     populate();
-    for (const text of ['', 'date:2026-05', 'is:photo rating<=3', '-tag:final date:2026']) {
+    for (const text of ['', 'date:2026-05', 'is:photo rating<=3', '-tag:final date:2026', 'event:sports date:2026', 'tag:team person:"Ana Lima" date:2026-05']) {
       const detail = plan(text);
       expect(detail, text).toMatch(/^SEARCH a USING INDEX assets_time \(/m);
       expect(detail, text).not.toMatch(/search_fts|TEMP B-TREE/);
     }
+  });
+
+  it('finds the same assets in a date window far in the past as a full scan would, page by page', () => {
+    // Four years of a tag common everywhere: a window in the oldest year is read forwards from its start.
+    const events = [catalog.events.create({ name: 'Sports Day', folder: 'a' }).id, catalog.events.create({ name: 'Concert', folder: 'b' }).id];
+    for (let i = 0; i < 1200; i++) {
+      const asset = addAsset({
+        eventId: events[i % 2]!,
+        sortTime: Date.UTC(2022, 0, 1) + Math.floor(i / 3) * 3 * 86_400_000 + (i % 3) * 1000,
+        title: i % 2 === 0 ? 'relay final' : 'portrait',
+        rating: i % 6,
+      });
+      catalog.tags.tagAsset(asset.id, i % 3 === 0 ? ['final', 'team'] : ['team']);
+    }
+    catalog.db.exec('ANALYZE');
+    const from = Date.UTC(2022, 2, 1);
+    const to = Date.UTC(2022, 5, 1);
+    const expected = (where: string): number[] =>
+      (
+        catalog.db
+          .prepare(`SELECT a.id FROM assets a WHERE a.sort_time >= @from AND a.sort_time < @to AND ${where} ORDER BY a.sort_time DESC, a.id DESC`)
+          .all({ from, to }) as Array<{ id: number }>
+      ).map((row) => row.id);
+    const titled = "a.title LIKE '%relay%'";
+    const tagged = (name: string): string => `EXISTS (SELECT 1 FROM asset_tags x JOIN tags t ON t.id = x.tag_id WHERE x.asset_id = a.id AND t.name = '${name}')`;
+    const cases: Array<[string, string]> = [
+      ['relay date:2022-03-01..2022-05-31', titled],
+      ['relay tag:final date:2022-03-01..2022-05-31', `${titled} AND ${tagged('final')}`],
+      ['tag:team date:2022-03-01..2022-05-31', tagged('team')],
+      ['relay -tag:final rating>=2 date:2022-03-01..2022-05-31', `${titled} AND NOT ${tagged('final')} AND a.rating >= 2`],
+    ];
+    catalog.search.flushDirty();
+    for (const [text, where] of cases) {
+      const want = expected(where);
+      expect(want.length, text).toBeGreaterThan(10);
+      const got: number[] = [];
+      let after = null;
+      do {
+        const page = catalog.search.search(parseQuery(text), { limit: 7, after });
+        got.push(...page.items.map((asset) => asset.id));
+        after = page.next;
+      } while (after);
+      expect(got, text).toEqual(want);
+    }
+  });
+
+  it('scans a wide date window along the time index for a common tag, and through the FTS index for a rare one', () => {
+    // A window wider than the FTS path's limit (20,000 assets), the whole library here.
+    catalog.transaction(() => {
+      for (let i = 0; i < 20_500; i++) {
+        const asset = addAsset({ sortTime: Date.UTC(2023, 0, 1) + i * 60_000 });
+        catalog.tags.tagAsset(asset.id, i % 500 === 0 ? ['rare', 'common'] : i % 3 === 0 ? ['common'] : []);
+      }
+    });
+    catalog.db.exec('ANALYZE');
+    const window = 'date:2023-01-01..2023-12-31';
+    expect(plan(`tag:common ${window}`)).toMatch(/^SEARCH a USING INDEX assets_time \(/m);
+    expect(plan(`tag:rare ${window}`)).toMatch(/^SCAN search_fts VIRTUAL TABLE/m);
+    expect(plan(`tag:common is:pick ${window}`), 'a wanted flag of unknown frequency').toMatch(/^SCAN search_fts VIRTUAL TABLE/m);
+    const newest = (name: string): number[] =>
+      (
+        catalog.db
+          .prepare(
+            'SELECT a.id FROM assets a JOIN asset_tags x ON x.asset_id = a.id JOIN tags t ON t.id = x.tag_id WHERE t.name = @name ORDER BY a.sort_time DESC LIMIT 30',
+          )
+          .all({ name }) as Array<{ id: number }>
+      ).map((row) => row.id);
+    expect(search(`tag:common ${window}`, 30)).toEqual(newest('common'));
+    expect(search(`tag:rare ${window}`, 30)).toEqual(newest('rare'));
   });
 
   it('orders assets of the same millisecond by id, newest first', () => {

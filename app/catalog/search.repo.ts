@@ -34,6 +34,13 @@ const EXPANSION_LIMIT = 512;
 // An event-name prefix naming more events than this is filtered in SQL only, not through the index.
 const FACET_ID_LIMIT = 256;
 const FLUSH_BATCH = 2000;
+// FTS5 reaches a rowid bound by stepping over every posting before it, in either direction (~45 ns each), and
+// does not stop at an upper bound. A narrow date window (fewer than WINDOW_LIMIT assets) is therefore searched
+// from the side with fewer postings to skip: filters alone along the time index, text forwards from the
+// window's start when the window lies in the older half of the library, else newest first as usual.
+const WINDOW_LIMIT = 20_000;
+// Keys of a forward read are checked against the catalog newest first, this many per statement.
+const WINDOW_CHUNK = 256;
 const STATEMENT_CACHE_LIMIT = 128;
 
 const INDEX_TABLES = ['search_fts', 'search_fts_data', 'search_fts_idx', 'search_fts_config', 'search_fts_docsize', 'search_docs', 'search_terms'];
@@ -114,6 +121,12 @@ interface QueryStatements {
   tagIds: Statement;
   personIds: Statement;
   eventIds: Statement;
+  docKey: Statement;
+  countTimes: Statement;
+  forward: Statement;
+  timeSpan: Statement;
+  maxId: Statement;
+  facetCount: Record<'tag' | 'person' | 'event', Statement>;
 }
 
 /** The SQL of one search and its parameters; `null` when the query cannot match anything. */
@@ -121,6 +134,8 @@ interface SearchPlan {
   sql: string;
   params: Record<string, unknown>;
   limit: number;
+  /** For an FTS search bounded below in time: what {@link SearchRepo.searchWindow} needs to read the window forwards. */
+  window: { match: string; minTime: number; maxTime: number; extra: string; extraParams: Record<string, unknown> } | null;
 }
 
 /**
@@ -240,10 +255,64 @@ export class SearchRepo {
   search(query: SearchQuery, options: SearchPageOptions): AssetPage {
     const plan = this.plan(query, options);
     if (plan === null) return { items: [], next: null };
-    const rows = this.prepareSearch(plan.sql).all(plan.params) as AssetRow[];
+    const rows = (plan.window && this.searchWindow(plan, options.after ?? null)) || (this.prepareSearch(plan.sql).all(plan.params) as AssetRow[]);
     const items = rows.slice(0, plan.limit).map(toAsset);
     const last = items.at(-1);
     return { items, next: rows.length > plan.limit && last ? { sortTime: last.sortTime, id: last.id } : null };
+  }
+
+  /**
+   * True when the facet is on at least one asset in WINDOW_LIMIT / (limit + 1), so a scan along the time index
+   * meets a page of them within about WINDOW_LIMIT rows. Counts stop at that share; max(id) stands for the
+   * number of assets (never fewer, so deletions only make this answer no more often).
+   */
+  private isCommon(facet: { field: 'tag' | 'person' | 'event'; ids: number[] }, limit: number): boolean {
+    const s = this.stmts();
+    const assets = (s.maxId.get() as { id: number | null }).id ?? 0;
+    const cap = Math.ceil((assets * (limit + 1)) / WINDOW_LIMIT);
+    const count = s.facetCount[facet.field].get({ ids: JSON.stringify(facet.ids), cap }) as { n: number };
+    return count.n >= cap;
+  }
+
+  /** True when fewer than WINDOW_LIMIT assets were captured in [from, to). */
+  private narrowWindow(from: number, to: number): boolean {
+    return (this.stmts().countTimes.get({ from, to, cap: WINDOW_LIMIT }) as { n: number }).n < WINDOW_LIMIT;
+  }
+
+  /**
+   * The rows of an FTS search within a narrow date window, read forwards from the window's start, or null
+   * when the window lies in the newer half of the library, where the newest-first plan steps over less.
+   */
+  private searchWindow(plan: SearchPlan, after: PageCursor | null): AssetRow[] | null {
+    const window = plan.window!;
+    const s = this.stmts();
+    let upperKey = window.maxTime >= MAX_TIME ? MAX_KEY : window.maxTime * SLOTS;
+    if (after) {
+      const cursorKey = (s.docKey.get({ assetId: after.id }) as { key: number } | undefined)?.key ?? clampTime(after.sortTime) * SLOTS;
+      upperKey = Math.min(upperKey, cursorKey);
+    }
+    // Which side of the window holds fewer postings, estimated from the time span (libraries grow steadily).
+    const span = s.timeSpan.get() as { first: number | null; last: number | null };
+    if (span.first === null || span.last === null) return null;
+    const upperTime = Math.min(span.last, Math.ceil(upperKey / SLOTS));
+    if (window.minTime - span.first >= span.last - upperTime) return null;
+
+    const keys: number[] = [];
+    // One statement, left as soon as a key passes the window: each statement seeks from the doclists' start.
+    for (const key of s.forward.iterate({ match: window.match, from: window.minTime * SLOTS }) as IterableIterator<number>) {
+      if (key >= upperKey) break;
+      keys.push(key);
+    }
+    const rows: AssetRow[] = [];
+    const statement = this.prepareSearch(`SELECT a.* FROM json_each(@keys) j
+  CROSS JOIN search_docs d ON d.doc_key = j.value
+  CROSS JOIN assets a ON a.id = d.asset_id
+WHERE 1${window.extra}`);
+    for (let end = keys.length; end > 0 && rows.length <= plan.limit; end -= WINDOW_CHUNK) {
+      const chunk = keys.slice(Math.max(0, end - WINDOW_CHUNK), end).reverse();
+      rows.push(...(statement.all({ ...window.extraParams, keys: JSON.stringify(chunk) }) as AssetRow[]));
+    }
+    return rows.slice(0, plan.limit + 1);
   }
 
   /** The query plan (EXPLAIN QUERY PLAN details) of the statement {@link search} would run, for tests and diagnosis. */
@@ -275,6 +344,24 @@ export class SearchRepo {
       tagIds: this.db.prepare('SELECT id FROM tags WHERE name = @name COLLATE NOCASE'),
       personIds: this.db.prepare('SELECT id FROM people WHERE name = @name COLLATE NOCASE LIMIT @limit'),
       eventIds: this.db.prepare('SELECT id FROM events WHERE substr(name, 1, length(@prefix)) = @prefix COLLATE NOCASE LIMIT @limit'),
+      docKey: this.db.prepare('SELECT doc_key AS key FROM search_docs WHERE asset_id = @assetId'),
+      countTimes: this.db.prepare(
+        'SELECT count(*) AS n FROM (SELECT 1 FROM assets INDEXED BY assets_time WHERE sort_time >= @from AND sort_time < @to LIMIT @cap)',
+      ),
+      // No upper bound: FTS5 does not stop at one but goes on to the end of its doclists; the caller stops.
+      forward: this.db.prepare('SELECT rowid FROM search_fts WHERE search_fts MATCH @match AND rowid >= @from ORDER BY rowid ASC').pluck(),
+      // Two subqueries: min() and max() in one SELECT would scan the table instead of reading the index's ends.
+      maxId: this.db.prepare('SELECT max(id) AS id FROM assets'),
+      facetCount: {
+        tag: this.db.prepare('SELECT count(*) AS n FROM (SELECT 1 FROM asset_tags WHERE tag_id IN (SELECT value FROM json_each(@ids)) LIMIT @cap)'),
+        person: this.db.prepare(
+          'SELECT count(*) AS n FROM (SELECT 1 FROM asset_people WHERE person_id IN (SELECT value FROM json_each(@ids)) LIMIT @cap)',
+        ),
+        event: this.db.prepare(
+          'SELECT count(*) AS n FROM (SELECT 1 FROM assets INDEXED BY assets_event_time WHERE event_id IN (SELECT value FROM json_each(@ids)) LIMIT @cap)',
+        ),
+      },
+      timeSpan: this.db.prepare('SELECT (SELECT min(sort_time) FROM assets) AS first, (SELECT max(sort_time) FROM assets) AS last'),
     };
     return this.queryStatements;
   }
@@ -369,6 +456,9 @@ export class SearchRepo {
     let ratingMax = 5;
     let minTime = -MAX_TIME;
     let maxTime = MAX_TIME;
+    // Wanted tags, people and events with their ids: if one is common, a wide date window is scanned in SQL.
+    const countable: Array<{ field: 'tag' | 'person' | 'event'; ids: number[] }> = [];
+    let uncountable = 0;
     let counter = 0;
     const param = (value: unknown): string => {
       const name = `p${counter++}`;
@@ -398,6 +488,7 @@ export class SearchRepo {
             return null;
           }
           (clause.negated ? facetsUnwanted : facetsWanted).push(facetExpression(ids.map((row) => `${clause.field === 'tag' ? 't' : 'p'}${row.id}`)));
+          if (!clause.negated) countable.push({ field: clause.field, ids: ids.map((row) => row.id) });
           const [link, table, column] = clause.field === 'tag' ? ['asset_tags', 'tags', 'tag_id'] : ['asset_people', 'people', 'person_id'];
           checks.push(
             `${clause.negated ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${link} x JOIN ${table} n ON n.id = x.${column}` +
@@ -413,6 +504,7 @@ export class SearchRepo {
           }
           if (ids.length <= FACET_ID_LIMIT) {
             (clause.negated ? facetsUnwanted : facetsWanted).push(facetExpression(ids.map((row) => `e${row.id}`)));
+            if (!clause.negated) countable.push({ field: 'event', ids: ids.map((row) => row.id) });
           }
           const events = `(SELECT id FROM events WHERE substr(name, 1, length(${param(clause.value)})) = ${param(clause.value)} COLLATE NOCASE)`;
           checks.push(clause.negated ? `(a.event_id IS NULL OR a.event_id NOT IN ${events})` : `a.event_id IN ${events}`);
@@ -422,6 +514,7 @@ export class SearchRepo {
           const filter = IS_FILTERS[clause.value];
           const wanted = clause.negated === filter.inverted;
           (wanted ? facetsWanted : facetsUnwanted).push(facetExpression(filter.tokens));
+          if (wanted) uncountable += 1;
           checks.push(`a.${filter.column} ${clause.negated ? 'NOT IN' : 'IN'} (${filter.values.map((value) => param(value)).join(', ')})`);
           break;
         }
@@ -439,7 +532,10 @@ export class SearchRepo {
     if (ratingMin > 0 || ratingMax < 5) {
       const stars = (from: number, to: number): string[] => Array.from({ length: to - from + 1 }, (_, index) => `r${from + index}`);
       // Zero stars has no token: a range from 0 is "none of the higher ratings".
-      if (ratingMin > 0) facetsWanted.push(facetExpression(stars(ratingMin, ratingMax)));
+      if (ratingMin > 0) {
+        facetsWanted.push(facetExpression(stars(ratingMin, ratingMax)));
+        uncountable += 1;
+      }
       else facetsUnwanted.push(facetExpression(stars(ratingMax + 1, 5)));
       checks.push(`a.rating BETWEEN ${param(ratingMin)} AND ${param(ratingMax)}`);
     }
@@ -447,9 +543,16 @@ export class SearchRepo {
     const extra = checks.map((check) => `\n  AND ${check}`).join('');
 
     // Structured filters alone are checked in SQL along the time index: without a wanted token the index has
-    // nothing selective to offer, and the checks hold for most rows, so the scan stops after about a page.
+    // nothing selective to offer, and the checks hold for most rows, so the scan stops after about a page. With
+    // a narrow date window that holds however selective the filters are: the scan never leaves the window.
+    const textless = positive.length === 0 && negative.length === 0;
+    const narrow = minTime > -MAX_TIME && this.narrowWindow(minTime, maxTime);
+    // In a wide window, a common wanted tag, person or event (and no other wanted filter, whose frequency is
+    // unknown) means a page is found within WINDOW_LIMIT rows of the time index, where FTS5 would step over all
+    // its newer postings first.
+    const common = textless && !narrow && minTime > -MAX_TIME && uncountable === 0 && countable.some((facet) => this.isCommon(facet, limit));
     positive.push(...facetsWanted);
-    if (positive.length === 0 && negative.length === 0) {
+    if (textless && (positive.length === 0 || narrow || common)) {
       Object.assign(params, {
         minTime,
         maxTime,
@@ -462,12 +565,13 @@ WHERE a.sort_time >= @minTime AND a.sort_time < @maxTime
   AND (a.sort_time, a.id) < (@afterTime, @afterId)${extra}
 ORDER BY a.sort_time DESC, a.id DESC
 LIMIT @limit`;
-      return { sql, params, limit };
+      return { sql, params, limit, window: null };
     }
 
     negative.push(...facetsUnwanted);
     if (positive.length === 0) positive.push(EVERY_DOCUMENT);
     const match = `(${positive.join(') AND (')})${negative.map((expression) => ` NOT (${expression})`).join('')}`;
+    const window = narrow ? { match, minTime, maxTime, extra, extraParams: { ...params } } : null;
     Object.assign(params, {
       match,
       minKey: minTime <= -MAX_TIME ? MIN_KEY : minTime * SLOTS,
@@ -486,7 +590,7 @@ WHERE search_fts MATCH @match
   AND search_fts.rowid < min(@maxKey, coalesce((SELECT doc_key FROM search_docs WHERE asset_id = @afterId), @afterKey))${extra}
 ORDER BY search_fts.rowid DESC
 LIMIT @limit`;
-    return { sql, params, limit };
+    return { sql, params, limit, window };
   }
 
   /**
