@@ -1,0 +1,20 @@
+/** One registered bench: `npm run bench -- <name>` runs `module`'s exported `run(options)`. */
+export interface BenchEntry {
+  name: string;
+  /** Path relative to `bench/`; imported only when the bench runs, so entries may name modules not written yet. */
+  module: string;
+  description: string;
+}
+
+// To add a bench, write `bench/<name>.bench.ts` exporting `run(options: BenchOptions): Promise<BenchReport>`
+// (see `lib/harness.ts`) and add a line below. Entries whose module does not exist yet are skipped when running
+// all, and reported "not built yet" when named.
+
+/** Every bench, in the order `npm run bench` runs them. */
+export const BENCHES: readonly BenchEntry[] = [
+  { name: 'corpus', module: './corpus.bench.ts', description: 'generate the 24 MP photo corpus; time one photo, check sizes and EXIF' },
+  { name: 'hash', module: './hash.bench.ts', description: 'XXH3-128 (hash-wasm) vs BLAKE3, SHA-256, xxhsum, b3sum, sha256sum' },
+  { name: 'ingest', module: './ingest.bench.ts', description: 'import of a camera card vs cp -r + sync + the fastest CLI hasher' },
+  { name: 'catalog', module: './catalog.bench.ts', description: 'catalog inserts and event/timeline paging' },
+  { name: 'search', module: './search.bench.ts', description: 'search index build and query latency' },
+];
