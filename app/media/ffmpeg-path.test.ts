@@ -42,7 +42,7 @@ describe(locateTool.name, () => {
   it('falls through when no package is installed', async () => {
     const dir = await useTempDir('keepsake-ffmpeg-path-');
     const onPath = await fakeTool(dir.join('bin', 'ffprobe'));
-    expect(await locateTool('ffprobe', { env: { PATH: dir.join('bin') } })).toEqual({ path: onPath, source: 'path' });
+    expect(await locateTool('ffprobe', { env: { PATH: dir.join('bin') }, packageBinary: noPackage })).toEqual({ path: onPath, source: 'path' });
   });
 
   it('searches PATH in order, skipping relative entries and files that cannot run', async () => {
