@@ -73,6 +73,7 @@ export interface AssetRow {
   rating: number;
   flag: AssetFlag;
   color_label: ColorLabel | null;
+  thumbhash: string | null;
   title: string | null;
   description: string | null;
   status: AssetStatus;
@@ -108,6 +109,7 @@ export function toAsset(row: AssetRow): Asset {
     rating: row.rating,
     flag: row.flag,
     colorLabel: row.color_label,
+    thumbhash: row.thumbhash,
     title: row.title,
     description: row.description,
     status: row.status,
@@ -268,6 +270,18 @@ export class AssetsRepo {
     const result: Record<AssetStatus, number> = { ok: 0, unreadable: 0, missing: 0 };
     for (const row of rows) result[row.status] = row.n;
     return result;
+  }
+
+  /** Stores what the media pipeline learnt: the placeholder, and the pixel size where metadata had none. */
+  setDerived(id: AssetId, derived: { thumbhash: string; width: number | null; height: number | null }): void {
+    this.db
+      .prepare(
+        `UPDATE assets SET thumbhash = @thumbhash, width = coalesce(width, @width), height = coalesce(height, @height),
+           status = CASE WHEN status = 'unreadable' THEN 'ok' ELSE status END,
+           error = CASE WHEN status = 'unreadable' THEN NULL ELSE error END, updated_at = @now
+         WHERE id = @id`,
+      )
+      .run({ id, ...derived, now: new Date().toISOString() });
   }
 
   /** Marks an asset unreadable or missing (with the reason), or ok again. Catalog data is never deleted for this. */

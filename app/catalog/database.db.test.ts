@@ -127,6 +127,21 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('0003 adds placeholders and queues the derivatives of every existing asset, then of every new one', () => {
+    const db = new Sqlite(':memory:');
+    migrate(db, 2);
+    insertAsset(db, 'a', 'IMG_1.JPG');
+    migrate(db, 3);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.prepare('SELECT thumbhash FROM assets').get()).toEqual({ thumbhash: null });
+    insertAsset(db, 'b', 'IMG_2.JPG');
+    expect(db.prepare("SELECT kind, asset_id AS assetId, state FROM jobs ORDER BY asset_id").all()).toEqual([
+      { kind: 'thumbs', assetId: 1, state: 'queued' },
+      { kind: 'thumbs', assetId: 2, state: 'queued' },
+    ]);
+    db.close();
+  });
+
   it('rolls a failing migration back whole, leaving the version where it was', () => {
     const db = new Sqlite(':memory:');
     migrate(db, 1);

@@ -30,15 +30,59 @@ function toJob(row: JobRow): Job {
   };
 }
 
-/** The only place that reads and writes the persistent `jobs` queue. */
+/** Jobs per state, for one kind or all. */
+export type JobCounts = Record<JobState, number>;
+
+/** A job that failed for good, with its asset's file, for reports. */
+export interface FailedJob {
+  id: JobId;
+  kind: string;
+  assetId: AssetId | null;
+  path: string | null;
+  error: string | null;
+  attempts: number;
+}
+
+function emptyCounts(): JobCounts {
+  return { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
+}
+
+/**
+ * The only place that reads and writes the persistent `jobs` queue. A running job belongs to an owner
+ * (`host:pid`) and holds a lease it renews; a job whose owner died, or whose lease ran out, is queued again.
+ */
 export class JobsRepo {
   private readonly claimStmt: Statement;
+  private readonly completeStmt: Statement;
+  private readonly failStmt: Statement;
+  private readonly renewStmt: Statement;
+  private readonly countsStmt: Statement;
+  private readonly nextDueStmt: Statement;
 
   constructor(private readonly db: Database) {
     this.claimStmt = db.prepare(
-      `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = @now
-       WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND next_run_at <= @nowMs ORDER BY priority DESC, next_run_at, id LIMIT 1)
+      `UPDATE jobs SET state = 'running', attempts = attempts + 1, owner = @owner, lease_until = @leaseUntil, updated_at = @now
+       WHERE id = (
+         SELECT id FROM jobs INDEXED BY jobs_ready
+         WHERE state = 'queued' AND next_run_at <= @nowMs AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
+         ORDER BY priority DESC, next_run_at, id LIMIT 1)
        RETURNING *`,
+    );
+    this.completeStmt = db.prepare(
+      `UPDATE jobs SET state = 'done', progress = 1, error = NULL, owner = NULL, finished_at = @nowMs, updated_at = @now
+       WHERE id = @id AND state = 'running'`,
+    );
+    this.failStmt = db.prepare(
+      `UPDATE jobs SET state = @state, error = @error, next_run_at = coalesce(@retryAt, next_run_at), owner = NULL,
+         finished_at = CASE WHEN @retryAt IS NULL THEN @nowMs ELSE NULL END, updated_at = @now
+       WHERE id = @id AND state = 'running'`,
+    );
+    this.renewStmt = db.prepare(
+      "UPDATE jobs SET lease_until = @leaseUntil, progress = coalesce(@progress, progress) WHERE id = @id AND state = 'running' AND owner = @owner",
+    );
+    this.countsStmt = db.prepare('SELECT kind, state, count(*) AS n FROM jobs GROUP BY kind, state');
+    this.nextDueStmt = db.prepare(
+      "SELECT min(next_run_at) AS at FROM jobs WHERE state = 'queued' AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))",
     );
   }
 
@@ -59,41 +103,135 @@ export class JobsRepo {
       });
   }
 
-  /** Takes the most urgent job that is due, marking it running. */
-  claim(nowMs = Date.now()): Job | undefined {
-    const row = this.claimStmt.get({ now: new Date(nowMs).toISOString(), nowMs }) as JobRow | undefined;
+  /** Takes the most urgent due job (of `kinds`, or any), marking it running for `owner` until `leaseMs` from now. */
+  claim(options: { owner: string; leaseMs: number; kinds?: readonly string[] | null; nowMs?: number }): Job | undefined {
+    const nowMs = options.nowMs ?? Date.now();
+    const row = this.claimStmt.get({
+      owner: options.owner,
+      leaseUntil: nowMs + options.leaseMs,
+      now: new Date(nowMs).toISOString(),
+      nowMs,
+      kinds: options.kinds ? JSON.stringify(options.kinds) : null,
+    }) as JobRow | undefined;
     return row && toJob(row);
   }
 
-  /** Marks a job done. */
-  complete(id: JobId): void {
-    this.db.prepare("UPDATE jobs SET state = 'done', progress = 1, error = NULL, updated_at = @now WHERE id = @id").run({
-      id,
-      now: new Date().toISOString(),
-    });
+  /** Extends the lease of a job `owner` runs, recording its progress (0–1); false when the job is no longer its own. */
+  renew(id: JobId, owner: string, leaseUntil: number, progress: number | null = null): boolean {
+    return this.renewStmt.run({ id, owner, leaseUntil, progress }).changes > 0;
   }
 
-  /** Records a failure: requeued at `retryAt`, or failed for good when `retryAt` is null. */
-  fail(id: JobId, error: string, retryAt: number | null): void {
+  /** Marks a running job done; false when it was not running (cancelled meanwhile, or taken back). */
+  complete(id: JobId, nowMs = Date.now()): boolean {
+    return this.completeStmt.run({ id, nowMs, now: new Date(nowMs).toISOString() }).changes > 0;
+  }
+
+  /** Records a failure: queued again at `retryAt`, or failed for good when `retryAt` is null. */
+  fail(id: JobId, error: string, retryAt: number | null, nowMs = Date.now()): void {
+    this.failStmt.run({ id, error, state: retryAt === null ? 'failed' : 'queued', retryAt, nowMs, now: new Date(nowMs).toISOString() });
+  }
+
+  /**
+   * Queues again the running jobs whose owner is gone (`isOwnerAlive` says no) or whose lease has run out:
+   * after a crash or `kill -9` nothing stays running forever. Returns how many.
+   */
+  requeueAbandoned(isOwnerAlive: (owner: string) => boolean, nowMs = Date.now()): number {
+    const running = this.db.prepare("SELECT id, owner, lease_until FROM jobs WHERE state = 'running'").all() as Array<{
+      id: number;
+      owner: string | null;
+      lease_until: number;
+    }>;
+    const abandoned = running.filter((row) => row.owner === null || row.lease_until < nowMs || !isOwnerAlive(row.owner)).map((row) => row.id);
+    if (abandoned.length === 0) return 0;
+    return this.db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', owner = NULL, updated_at = @now
+         WHERE state = 'running' AND id IN (SELECT value FROM json_each(@ids))`,
+      )
+      .run({ ids: JSON.stringify(abandoned), now: new Date(nowMs).toISOString() }).changes;
+  }
+
+  /** Raises the priority of the queued jobs of these assets (what the user is looking at); returns how many. */
+  prioritize(assetIds: readonly AssetId[], priority: number): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET priority = max(priority, @priority)
+         WHERE state = 'queued' AND asset_id IN (SELECT value FROM json_each(@ids))`,
+      )
+      .run({ ids: JSON.stringify(assetIds), priority }).changes;
+  }
+
+  /** Cancels queued and running jobs, of one kind or all; returns the ids of those that were running. */
+  cancel(kind: string | null = null): JobId[] {
+    const now = new Date().toISOString();
+    const running = (
+      this.db.prepare("SELECT id FROM jobs WHERE state = 'running' AND (@kind IS NULL OR kind = @kind)").all({ kind }) as Array<{ id: number }>
+    ).map((row) => row.id as JobId);
     this.db
-      .prepare('UPDATE jobs SET state = @state, error = @error, next_run_at = coalesce(@retryAt, next_run_at), updated_at = @now WHERE id = @id')
-      .run({ id, error, state: retryAt === null ? 'failed' : 'queued', retryAt, now: new Date().toISOString() });
+      .prepare("UPDATE jobs SET state = 'cancelled', owner = NULL, updated_at = @now WHERE state IN ('queued', 'running') AND (@kind IS NULL OR kind = @kind)")
+      .run({ kind, now });
+    return running;
   }
 
-  /** After a crash, jobs left `running` go back to the queue; returns how many. */
-  requeueInterrupted(): number {
-    return this.db.prepare("UPDATE jobs SET state = 'queued', updated_at = @now WHERE state = 'running'").run({
-      now: new Date().toISOString(),
-    }).changes;
+  /** Queues again the jobs that failed for good or were cancelled (of one kind or all); returns how many. */
+  retryFailed(kind: string | null = null): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = 0, error = NULL, finished_at = NULL, updated_at = @now
+         WHERE state IN ('failed', 'cancelled') AND (@kind IS NULL OR kind = @kind)
+           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = jobs.kind AND j.asset_id IS jobs.asset_id AND j.state IN ('queued', 'running'))`,
+      )
+      .run({ kind, now: new Date().toISOString() }).changes;
   }
 
   /** Number of jobs per state, optionally for one kind. */
-  counts(kind?: string): Record<JobState, number> {
-    const rows = this.db
-      .prepare('SELECT state, count(*) AS n FROM jobs WHERE @kind IS NULL OR kind = @kind GROUP BY state')
-      .all({ kind: kind ?? null }) as Array<{ state: JobState; n: number }>;
-    const result: Record<JobState, number> = { queued: 0, running: 0, done: 0, failed: 0, cancelled: 0 };
-    for (const row of rows) result[row.state] = row.n;
+  counts(kind?: string): JobCounts {
+    const result = emptyCounts();
+    for (const [jobKind, counts] of Object.entries(this.countsByKind())) {
+      if (kind !== undefined && jobKind !== kind) continue;
+      for (const state of Object.keys(result) as JobState[]) result[state] += counts[state];
+    }
     return result;
+  }
+
+  /** Number of jobs per kind and state. */
+  countsByKind(): Record<string, JobCounts> {
+    const result: Record<string, JobCounts> = {};
+    for (const row of this.countsStmt.all() as Array<{ kind: string; state: JobState; n: number }>) {
+      (result[row.kind] ??= emptyCounts())[row.state] = row.n;
+    }
+    return result;
+  }
+
+  /** When the next queued job (of `kinds`, or any) is due, in ms; null when none is queued. */
+  nextDueAt(kinds: readonly string[] | null = null): number | null {
+    return (this.nextDueStmt.get({ kinds: kinds ? JSON.stringify(kinds) : null }) as { at: number | null }).at;
+  }
+
+  /** Jobs that failed for good, newest first, with the reason. */
+  listFailed(limit = 100): FailedJob[] {
+    const rows = this.db
+      .prepare(
+        `SELECT j.id, j.kind, j.asset_id, a.path, j.error, j.attempts FROM jobs j LEFT JOIN assets a ON a.id = j.asset_id
+         WHERE j.state = 'failed' ORDER BY j.finished_at DESC, j.id DESC LIMIT @limit`,
+      )
+      .all({ limit }) as Array<{ id: number; kind: string; asset_id: number | null; path: string | null; error: string | null; attempts: number }>;
+    return rows.map((row) => ({
+      id: row.id as JobId,
+      kind: row.kind,
+      assetId: row.asset_id as AssetId | null,
+      path: row.path,
+      error: row.error,
+      attempts: row.attempts,
+    }));
+  }
+
+  /** How many jobs of `kind` were finished (done) per asset, for crash tests: a job must run to completion once. */
+  completionsPerAsset(kind: string): Map<AssetId, number> {
+    const rows = this.db.prepare("SELECT asset_id, count(*) AS n FROM jobs WHERE kind = @kind AND state = 'done' GROUP BY asset_id").all({ kind }) as Array<{
+      asset_id: number;
+      n: number;
+    }>;
+    return new Map(rows.map((row) => [row.asset_id as AssetId, row.n]));
   }
 }

@@ -212,29 +212,68 @@ describe('TagsRepo', () => {
 });
 
 describe('JobsRepo', () => {
-  it('hands out the most urgent due job once, and requeues it after a crash', () => {
+  const owner = 'host:1';
+  const only = (kind: string) => ({ owner, leaseMs: 60_000, kinds: [kind] });
+
+  it('queues thumbnails for every new asset, and a proxy for every video, in the same transaction', () => {
+    const photo = catalog.assets.insert(asset({ hash: 'q1' }));
+    const video = catalog.assets.insert(asset({ hash: 'q2', kind: 'video', mime: 'video/mp4' }));
+    expect(catalog.jobs.countsByKind()).toEqual({
+      thumbs: { queued: 2, running: 0, done: 0, failed: 0, cancelled: 0 },
+      proxy: { queued: 1, running: 0, done: 0, failed: 0, cancelled: 0 },
+    });
+    expect(catalog.jobs.claim(only('proxy'))!.assetId).toBe(video.id);
+    expect(catalog.jobs.claim(only('thumbs'))!.assetId).toBe(photo.id);
+  });
+
+  it('hands out the most urgent due job once, and takes it back from an owner that died', () => {
     const a = catalog.assets.insert(asset({ hash: 'j1' }));
     const b = catalog.assets.insert(asset({ hash: 'j2' }));
     catalog.jobs.enqueue('thumbnail', a.id, { priority: 0 });
     catalog.jobs.enqueue('thumbnail', b.id, { priority: 10 });
     catalog.jobs.enqueue('thumbnail', b.id, { priority: 5 }); // already queued: kept once
-    const first = catalog.jobs.claim()!;
+    const first = catalog.jobs.claim(only('thumbnail'))!;
     expect(first.assetId).toBe(b.id);
-    expect(catalog.jobs.counts()).toMatchObject({ queued: 1, running: 1 });
-    expect(catalog.jobs.requeueInterrupted()).toBe(1);
-    expect(catalog.jobs.claim()!.assetId).toBe(b.id);
+    expect(catalog.jobs.counts('thumbnail')).toMatchObject({ queued: 1, running: 1 });
+    expect(catalog.jobs.requeueAbandoned(() => true)).toBe(0);
+    expect(catalog.jobs.requeueAbandoned((who) => who !== owner)).toBe(1);
+    expect(catalog.jobs.complete(first.id), 'a job taken back is no longer its old owner\'s to finish').toBe(false);
+    expect(catalog.jobs.claim(only('thumbnail'))!.assetId).toBe(b.id);
   });
 
-  it('retries later, then fails for good', () => {
+  it('takes back a job whose lease ran out, and keeps one that is renewed', () => {
+    const a = catalog.assets.insert(asset({ hash: 'l1' }));
+    catalog.jobs.enqueue('thumbnail', a.id);
+    const job = catalog.jobs.claim({ ...only('thumbnail'), leaseMs: 1000, nowMs: 10_000 })!;
+    expect(catalog.jobs.renew(job.id, owner, 20_000, 0.5)).toBe(true);
+    expect(catalog.jobs.requeueAbandoned(() => true, 15_000)).toBe(0);
+    expect(catalog.jobs.requeueAbandoned(() => true, 25_000)).toBe(1);
+    expect(catalog.jobs.renew(job.id, owner, 30_000)).toBe(false);
+  });
+
+  it('retries later, then fails for good, and queues failures again on request', () => {
     const a = catalog.assets.insert(asset({ hash: 'j3' }));
     catalog.jobs.enqueue('preview', a.id);
-    const job = catalog.jobs.claim(1000)!;
+    const job = catalog.jobs.claim({ ...only('preview'), nowMs: 1000 })!;
     catalog.jobs.fail(job.id, 'busy', 5000);
-    expect(catalog.jobs.claim(2000)).toBeUndefined();
-    const retry = catalog.jobs.claim(6000)!;
+    expect(catalog.jobs.claim({ ...only('preview'), nowMs: 2000 })).toBeUndefined();
+    expect(catalog.jobs.nextDueAt(['preview'])).toBe(5000);
+    const retry = catalog.jobs.claim({ ...only('preview'), nowMs: 6000 })!;
     expect(retry.attempts).toBe(2);
     catalog.jobs.fail(retry.id, 'unreadable: truncated JPEG', null);
     expect(catalog.jobs.counts('preview')).toMatchObject({ failed: 1, queued: 0 });
+    expect(catalog.jobs.listFailed()).toEqual([expect.objectContaining({ kind: 'preview', assetId: a.id, error: 'unreadable: truncated JPEG' })]);
+    expect(catalog.jobs.retryFailed('preview')).toBe(1);
+    expect(catalog.jobs.claim(only('preview'))!.attempts).toBe(1);
+  });
+
+  it('puts what the user is looking at first, and cancels on request', () => {
+    const ids = [catalog.assets.insert(asset({ hash: 'p1' })).id, catalog.assets.insert(asset({ hash: 'p2' })).id, catalog.assets.insert(asset({ hash: 'p3' })).id];
+    expect(catalog.jobs.prioritize([ids[2]!], 100)).toBe(1);
+    const running = catalog.jobs.claim(only('thumbs'))!;
+    expect(running.assetId).toBe(ids[2]);
+    expect(catalog.jobs.cancel('thumbs')).toEqual([running.id]);
+    expect(catalog.jobs.counts('thumbs')).toMatchObject({ queued: 0, running: 0, cancelled: 3 });
   });
 });
 

@@ -82,6 +82,8 @@ export interface Asset {
   description: string | null;
   status: AssetStatus;
   error: string | null;
+  /** A tiny placeholder of the picture (thumbhash, base64) painted before the thumbnail loads; null until made. */
+  thumbhash: string | null;
   importedAt: string;
   updatedAt: string;
 }
