@@ -1,0 +1,158 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import sharp, { type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
+import { rgbaToThumbHash } from 'thumbhash';
+import { writeFileAtomic } from '../../ingest/verified-copy.ts';
+import type { AssetKind } from '../../shared/domain.ts';
+import { AppError, toAppError } from '../../shared/errors.ts';
+import { PREVIEW_SIZE, THUMB_SIZE } from './derivative-paths.ts';
+import type { HeicDecoder } from './heic-decoder.ts';
+import { extractRawPreview } from './raw-preview.ts';
+
+/**
+ * Largest picture decoded, in pixels: 200 MP is above any camera or stitched school panorama, and it keeps a
+ * decompression bomb (a tiny file claiming 50,000 × 50,000 pixels) from being decoded at all: libvips reads
+ * the header, sees the size and stops before allocating anything.
+ */
+export const MAX_INPUT_PIXELS = 200_000_000;
+const THUMBHASH_SIZE = 100;
+const PREVIEW_QUALITY = 82;
+const THUMB_QUALITY = 72;
+
+/** What to make, from which file. */
+export interface PhotoDerivativeRequest {
+  source: string;
+  kind: AssetKind;
+  mime: string;
+  /** EXIF orientation from the catalog, applied when the decoded picture carries none (RAW previews). */
+  orientation: number | null;
+  thumbPath: string;
+  /** Null when the source is itself the preview (a video's poster frame). */
+  previewPath: string | null;
+  signal?: AbortSignal;
+}
+
+/** What was made. */
+export interface PhotoDerivatives {
+  /** Upright size of the decoded picture (for a RAW, of its embedded preview). */
+  width: number;
+  height: number;
+  thumbhash: string;
+  thumbBytes: number;
+  previewBytes: number;
+}
+
+/** The engine's photo pipeline: decodes once, then makes the preview, the thumbnail and the placeholder from that one decode. */
+export class PhotoPipeline {
+  constructor(private readonly deps: { heic: HeicDecoder }) {}
+
+  /**
+   * Makes the preview (JPEG, ≤ 2048 px), the thumbnail (WebP, ≤ 320 px) and the thumbhash of a photo: one
+   * decode with shrink-on-load (a JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its DCT), EXIF
+   * orientation applied, converted to sRGB, flattened onto white, no metadata written. Files are written
+   * atomically. Throws `corrupt-media` / `unsupported-media` with the reason a person can act on.
+   */
+  async make(request: PhotoDerivativeRequest): Promise<PhotoDerivatives> {
+    request.signal?.throwIfAborted();
+    let decoded: { data: Buffer; info: OutputInfo };
+    try {
+      const pipeline = (await this.open(request))
+        .resize({ width: PREVIEW_SIZE, height: PREVIEW_SIZE, fit: 'inside', withoutEnlargement: true })
+        .toColourspace('srgb')
+        .flatten({ background: '#ffffff' })
+        .removeAlpha();
+      decoded = await pipeline.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    } catch (error) {
+      throw describeDecodeError(error, request);
+    }
+    request.signal?.throwIfAborted();
+    const { width, height, channels } = decoded.info;
+    const raw = { raw: { width, height, channels } } as const;
+    const [preview, thumb, placeholder] = await Promise.all([
+      request.previewPath === null ? null : sharp(decoded.data, raw).jpeg({ quality: PREVIEW_QUALITY }).toBuffer(),
+      sharp(decoded.data, raw).resize({ width: THUMB_SIZE, height: THUMB_SIZE, fit: 'inside', withoutEnlargement: true }).webp({ quality: THUMB_QUALITY }).toBuffer(),
+      sharp(decoded.data, raw)
+        .resize({ width: THUMBHASH_SIZE, height: THUMBHASH_SIZE, fit: 'inside' })
+        .ensureAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true }),
+    ]);
+    request.signal?.throwIfAborted();
+    await mkdir(path.dirname(request.thumbPath), { recursive: true });
+    try {
+      if (request.previewPath !== null && preview !== null) await writeFileAtomic(request.previewPath, preview);
+      await writeFileAtomic(request.thumbPath, thumb);
+    } catch (error) {
+      throw toAppError(error, 'Cannot write the thumbnail cache');
+    }
+    const hash = rgbaToThumbHash(placeholder.info.width, placeholder.info.height, placeholder.data);
+    return { width, height, thumbhash: Buffer.from(hash).toString('base64'), thumbBytes: thumb.length, previewBytes: preview?.length ?? 0 };
+  }
+
+  /** A sharp pipeline over the decodable picture of the file, upright. */
+  private async open(request: PhotoDerivativeRequest): Promise<Sharp> {
+    const options: SharpOptions = { limitInputPixels: MAX_INPUT_PIXELS, sequentialRead: true };
+    if (request.kind === 'raw') {
+      const jpeg = await extractRawPreview(request.source);
+      const embedded = sharp(jpeg, options);
+      const { orientation } = await embedded.metadata();
+      // Cameras leave the orientation in the RAW's own EXIF, not always in the preview's.
+      return orientation && orientation > 1 ? embedded.rotate() : orient(embedded, request.orientation);
+    }
+    if (request.mime === 'image/heic' || request.mime === 'image/heif') {
+      // libheif applies the HEIF's own rotation and mirroring while decoding; EXIF orientation is ignored there.
+      const image = await this.deps.heic.decode(request.source);
+      return sharp(Buffer.from(image.pixels.buffer, image.pixels.byteOffset, image.pixels.byteLength), {
+        raw: { width: image.width, height: image.height, channels: 4 },
+      });
+    }
+    return sharp(request.source, options).rotate();
+  }
+}
+
+/** Applies an EXIF orientation (1–8) that the picture itself does not carry. */
+function orient(image: Sharp, orientation: number | null): Sharp {
+  switch (orientation) {
+    case 2:
+      return image.flop();
+    case 3:
+      return image.rotate(180);
+    case 4:
+      return image.flip();
+    case 5:
+      return image.rotate(90).flop();
+    case 6:
+      return image.rotate(90);
+    case 7:
+      return image.rotate(270).flop();
+    case 8:
+      return image.rotate(270);
+    default:
+      return image;
+  }
+}
+
+/** Turns libvips' messages into reasons a photographer understands (and the job queue can classify). */
+function describeDecodeError(error: unknown, request: PhotoDerivativeRequest): AppError {
+  if (error instanceof AppError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const errno = (error as NodeJS.ErrnoException).code;
+  if (errno) return toAppError(error, `Cannot read ${request.source}`);
+  const format = formatName(request);
+  if (/premature end|truncated|unexpected end|end of file|short read|out of data/i.test(message)) {
+    return new AppError('corrupt-media', `truncated ${format}`, { cause: error });
+  }
+  if (/exceeds pixel limit/i.test(message)) {
+    return new AppError('unsupported-media', `the ${format} is too large to open safely (over ${MAX_INPUT_PIXELS / 1_000_000} megapixels)`, { cause: error });
+  }
+  if (/unsupported image format|bad seek|no loader|not a known file format/i.test(message)) {
+    return new AppError('unsupported-media', `the ${format} cannot be decoded (${message.split('\n')[0]})`, { cause: error });
+  }
+  return new AppError('corrupt-media', `damaged ${format} (${message.split('\n')[0]})`, { cause: error });
+}
+
+function formatName(request: PhotoDerivativeRequest): string {
+  if (request.kind === 'raw') return 'RAW file';
+  const subtype = request.mime.split('/')[1] ?? 'image';
+  return subtype === 'jpeg' ? 'JPEG' : subtype.toUpperCase();
+}
