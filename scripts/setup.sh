@@ -4,10 +4,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: ffmpeg/ffprobe (video metadata, posters, proxies), exiftool (tests check what metadata
-# really leaves the machine), xxhash (manifests are checked with xxhsum -c). The benchmark's reference
-# tools (vipsthumbnail, djpeg, b3sum) come with --bench.
-packages=(ffmpeg libimage-exiftool-perl xxhash)
-if [[ "${1:-}" == "--bench" ]]; then packages+=(libvips-tools libjpeg-turbo-progs b3sum); fi
+# really leaves the machine), xxhash (manifests are checked with xxhsum -c), libheif-examples (tests make
+# real HEVC-coded HEICs with heif-enc, as iPhones write them). The benchmark's reference tools
+# (vipsthumbnail, djpeg, ImageMagick, b3sum) come with --bench.
+packages=(ffmpeg libimage-exiftool-perl xxhash libheif-examples)
+if [[ "${1:-}" == "--bench" ]]; then packages+=(libvips-tools libjpeg-turbo-progs imagemagick b3sum); fi
 
 missing=()
 for pkg in "${packages[@]}"; do
