@@ -576,7 +576,11 @@ function iso6709(gps: FixtureGps): string {
   return `${lat}${lon}${alt}/`;
 }
 
-async function setVideoRotation(path: string, clockwise: 90 | 180 | 270): Promise<void> {
+/**
+ * Writes a clockwise display rotation into every video track's tkhd matrix, as phones record upright video:
+ * ffmpeg 5.1 cannot write one when encoding, and the bytes are then the same whatever ffmpeg is installed.
+ */
+export async function setVideoRotation(path: string, clockwise: 90 | 180 | 270): Promise<void> {
   const file = await readFile(path);
   const moov = findBoxes(file, 0, file.length, 'moov')[0];
   if (!moov) throw new Error(`no moov box in ${path}`);
@@ -603,13 +607,16 @@ async function setVideoRotation(path: string, clockwise: 90 | 180 | 270): Promis
   await writeFile(path, file);
 }
 
-interface Box {
+/** An MP4/QuickTime box: its four-letter type and where its payload starts and ends. */
+export interface Mp4Box {
+  type: string;
   start: number;
   end: number;
 }
 
-function findBoxes(file: Buffer, from: number, to: number, type: string): Box[] {
-  const found: Box[] = [];
+/** The boxes directly inside `file[from, to)`, in file order. */
+export function mp4Boxes(file: Buffer, from: number, to: number): Mp4Box[] {
+  const found: Mp4Box[] = [];
   let at = from;
   while (at + 8 <= to) {
     let size = file.readUInt32BE(at);
@@ -621,10 +628,14 @@ function findBoxes(file: Buffer, from: number, to: number, type: string): Box[] 
       size = to - at;
     }
     if (size < header) break;
-    if (file.toString('latin1', at + 4, at + 8) === type) found.push({ start: at + header, end: at + size });
+    found.push({ type: file.toString('latin1', at + 4, at + 8), start: at + header, end: at + size });
     at += size;
   }
   return found;
+}
+
+function findBoxes(file: Buffer, from: number, to: number, type: string): Mp4Box[] {
+  return mp4Boxes(file, from, to).filter((box) => box.type === type);
 }
 
 async function ensureParent(path: string): Promise<void> {
