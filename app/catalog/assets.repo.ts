@@ -351,4 +351,33 @@ export class AssetsRepo {
       kind: 'xmp' | 'thm';
     }>;
   }
+
+  /**
+   * A page of where each asset of an event should be, with its size, mtime and status: what checking a folder
+   * against the catalog needs (a few columns, not whole assets), through the (event_id, sort_time, id) index.
+   */
+  fileStates(eventId: EventId, options: { limit: number; after?: PageCursor | null }): { items: AssetFileState[]; next: PageCursor | null } {
+    const limit = Math.max(1, Math.min(10_000, Math.floor(options.limit)));
+    const rows = this.db
+      .prepare(
+        `SELECT id, path, size, mtime_ms AS mtimeMs, status, sort_time AS sortTime FROM assets
+         WHERE event_id = @eventId AND (sort_time, id) > (@afterTime, @afterId)
+         ORDER BY sort_time, id LIMIT @limit`,
+      )
+      .all({ eventId, afterTime: options.after?.sortTime ?? Number.MIN_SAFE_INTEGER, afterId: options.after?.id ?? Number.MIN_SAFE_INTEGER, limit: limit + 1 }) as Array<
+      AssetFileState & { sortTime: number }
+    >;
+    const items = rows.slice(0, limit).map(({ sortTime: _sortTime, ...state }) => state);
+    const last = rows[limit - 1];
+    return { items, next: rows.length > limit && last ? { sortTime: last.sortTime, id: last.id } : null };
+  }
+}
+
+/** See {@link AssetsRepo.fileStates}. */
+export interface AssetFileState {
+  id: AssetId;
+  path: string;
+  size: number;
+  mtimeMs: number;
+  status: AssetStatus;
 }

@@ -123,6 +123,11 @@ export class EventsRepo {
     return row && toEvent(row);
   }
 
+  /** Every event, oldest first, without counts (cheap at any library size; {@link listSummaries} scans the assets). */
+  list(): SchoolEvent[] {
+    return (this.db.prepare('SELECT * FROM events ORDER BY id').all() as EventRow[]).map(toEvent);
+  }
+
   /** Whether a folder is already used by an event. */
   folderTaken(folder: string): boolean {
     return this.db.prepare('SELECT 1 FROM events WHERE folder = @folder').get({ folder }) !== undefined;
