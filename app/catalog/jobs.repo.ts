@@ -151,6 +151,13 @@ export class JobsRepo {
       .run({ ids: JSON.stringify(abandoned), now: new Date(nowMs).toISOString() }).changes;
   }
 
+  /** Deletes jobs that finished (done or cancelled) before `beforeMs`: the queue is work to do, not a history. Returns how many. */
+  pruneFinished(beforeMs: number): number {
+    return this.db
+      .prepare("DELETE FROM jobs WHERE state IN ('done', 'cancelled') AND coalesce(finished_at, 0) < @beforeMs")
+      .run({ beforeMs }).changes;
+  }
+
   /** Raises the priority of the queued jobs of these assets (what the user is looking at); returns how many. */
   prioritize(assetIds: readonly AssetId[], priority: number): number {
     return this.db
@@ -168,8 +175,10 @@ export class JobsRepo {
       this.db.prepare("SELECT id FROM jobs WHERE state = 'running' AND (@kind IS NULL OR kind = @kind)").all({ kind }) as Array<{ id: number }>
     ).map((row) => row.id as JobId);
     this.db
-      .prepare("UPDATE jobs SET state = 'cancelled', owner = NULL, updated_at = @now WHERE state IN ('queued', 'running') AND (@kind IS NULL OR kind = @kind)")
-      .run({ kind, now });
+      .prepare(
+        "UPDATE jobs SET state = 'cancelled', owner = NULL, finished_at = @nowMs, updated_at = @now WHERE state IN ('queued', 'running') AND (@kind IS NULL OR kind = @kind)",
+      )
+      .run({ kind, now, nowMs: Date.now() });
     return running;
   }
 

@@ -275,6 +275,17 @@ describe('JobsRepo', () => {
     expect(catalog.jobs.cancel('thumbs')).toEqual([running.id]);
     expect(catalog.jobs.counts('thumbs')).toMatchObject({ queued: 0, running: 0, cancelled: 3 });
   });
+
+  it('drops finished jobs older than asked, and never queued or failed ones', () => {
+    const [a, b, c] = [catalog.assets.insert(asset({ hash: 'r1' })), catalog.assets.insert(asset({ hash: 'r2' })), catalog.assets.insert(asset({ hash: 'r3' }))];
+    const first = catalog.jobs.claim({ ...only('thumbs'), nowMs: 1000 })!;
+    catalog.jobs.complete(first.id, 1000);
+    const second = catalog.jobs.claim({ ...only('thumbs'), nowMs: 5000 })!;
+    catalog.jobs.fail(second.id, 'truncated JPEG', null, 2000);
+    expect(catalog.jobs.pruneFinished(3000)).toBe(1);
+    expect(catalog.jobs.counts('thumbs')).toMatchObject({ done: 0, failed: 1, queued: 1 });
+    expect([a.id, b.id, c.id]).toContain(first.assetId);
+  });
 });
 
 describe('ImportsRepo', () => {

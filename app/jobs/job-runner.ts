@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { JobCounts } from '../catalog/jobs.repo.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import type { Job } from '../shared/domain.ts';
+import type { AssetId } from '../shared/ids.ts';
 import { AppError, toAppError, type ErrorCode } from '../shared/errors.ts';
 
 /** What a handler gets besides the job: a signal that aborts it (pause is not abort; stop and cancel are) and a progress reporter. */
@@ -70,6 +71,9 @@ export interface JobRunnerOptions {
 const PERMANENT: readonly ErrorCode[] = ['corrupt-media', 'unsupported-media', 'not-found', 'invalid-input'];
 const PROGRESS_INTERVAL_MS = 500;
 const RATE_WINDOW_MS = 10_000;
+const FINISHED_KEPT_MS = 7 * 24 * 3600 * 1000;
+// Above the thumbnails' own priority (10, set by the catalog's trigger) and any proxy's.
+const VIEWED_PRIORITY = 100;
 
 /**
  * Works the persistent job queue of the catalog: claims the most urgent due job of each kind while that kind
@@ -115,6 +119,9 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
     this.started = true;
     const taken = this.catalog.jobs.requeueAbandoned(isOwnerAlive);
     if (taken > 0) this.log.info('jobs taken back from a runner that stopped', { count: taken });
+    // Finished jobs are kept a week (for "what happened" questions), then dropped: a million done rows
+    // would cost the catalog ~150 MB and slow every count of the queue.
+    this.catalog.jobs.pruneFinished(Date.now() - FINISHED_KEPT_MS);
     this.leaseTimer = setInterval(() => this.renewLeases(), Math.max(50, Math.floor(this.leaseMs / 3)));
     this.leaseTimer.unref();
     this.loop = this.work();
@@ -138,6 +145,11 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
     const aborted = new Set<number>(this.catalog.jobs.cancel(kind));
     for (const [id, entry] of this.running) if (aborted.has(id)) entry.controller.abort(new AppError('cancelled', 'Cancelled.'));
     this.emitProgress(true);
+  }
+
+  /** Puts the jobs of these assets (what the user is looking at) ahead of the rest. */
+  prioritize(assetIds: readonly AssetId[]): void {
+    if (this.catalog.jobs.prioritize(assetIds, VIEWED_PRIORITY) > 0) this.notify();
   }
 
   /** Says new jobs may be due (the queue was written to): wakes the runner if it waits. */
