@@ -7,8 +7,13 @@ import { ImportService } from './ingest/import.service.ts';
 import { RosterImporter } from './ingest/roster.ts';
 import { scanSource } from './ingest/source-scanner.ts';
 import { VolumeWatcher } from './ingest/volumes.ts';
+import { JobRunner } from './jobs/job-runner.ts';
 import { createLogger, fileSink, type Logger, type LogSink } from './log/logger.ts';
+import { DerivativeService } from './media/derivatives/derivative.service.ts';
+import { HeicDecoder } from './media/derivatives/heic-decoder.ts';
+import { MAX_INPUT_PIXELS, PhotoPipeline } from './media/derivatives/photo-derivatives.ts';
 import { MetadataReader } from './media/metadata/metadata.service.ts';
+import * as video from './media/video/video-derivatives.ts';
 import { SearchService } from './search/search.service.ts';
 
 /** The engine of one library, built in one place for the CLI, Electron's main process and the web host. */
@@ -18,6 +23,13 @@ export interface Engine {
   readonly imports: ImportService;
   readonly search: SearchService;
   readonly roster: RosterImporter;
+  /** Thumbnails, previews, placeholders, posters and proxies, by asset. */
+  readonly derivatives: DerivativeService;
+  /**
+   * The persistent job queue's runner (derivatives for now). Not started until asked: a command that only
+   * reads the catalog must not start encoding videos.
+   */
+  readonly jobs: JobRunner;
   /** Watches for camera cards being mounted; emits `card` so the UI can offer an import. Not started until asked. */
   readonly volumes: VolumeWatcher;
   readonly log: Logger;
@@ -44,6 +56,26 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   if (catalog.damage) log.error('catalog damaged', { file: catalog.file, damage: catalog.damage });
   const metadata = new MetadataReader();
   const volumes = new VolumeWatcher();
+  const heic = new HeicDecoder({ maxPixels: MAX_INPUT_PIXELS });
+  const derivatives = new DerivativeService({ catalog, libraryRoot, photos: new PhotoPipeline({ heic }), video });
+  const jobs = new JobRunner({
+    catalog,
+    log: log.child('jobs'),
+    kinds: {
+      // sharp decodes in libuv's threads: one photo per core keeps both busy (measured: 2 in flight on 2 cores).
+      thumbs: { concurrency: Math.max(1, os.availableParallelism()), run: (job, context) => derivatives.makeThumbs(job.assetId!, context).then(() => undefined) },
+      // ffmpeg uses every core by itself.
+      proxy: {
+        concurrency: 1,
+        run: (job, context) => derivatives.makeProxy(job.assetId!, { signal: context.signal, onProgress: context.progress }).then(() => undefined),
+      },
+    },
+    onAssetFailure: (job, error) => {
+      if (job.assetId === null) return;
+      if (error.code === 'not-found') catalog.assets.setStatus(job.assetId, 'missing', error.message);
+      else catalog.assets.setStatus(job.assetId, 'unreadable', `unreadable: ${error.message}`);
+    },
+  });
   return {
     libraryRoot,
     catalog,
@@ -51,9 +83,13 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     imports: new ImportService({ catalog, libraryRoot, scanSource, metadata, log: log.child('import') }),
     search: new SearchService({ catalog }),
     roster: new RosterImporter({ catalog }),
+    derivatives,
+    jobs,
     volumes,
     async close() {
       await volumes.stop();
+      await jobs.stop();
+      await heic.close();
       catalog.close();
       if ('flush' in sink && typeof sink.flush === 'function') await (sink.flush as () => Promise<void>)();
     },

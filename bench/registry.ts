@@ -17,4 +17,7 @@ export const BENCHES: readonly BenchEntry[] = [
   { name: 'ingest', module: './ingest.bench.ts', description: 'import of a camera card vs cp -r + sync + the fastest CLI hasher' },
   { name: 'catalog', module: './catalog.bench.ts', description: 'catalog inserts and event/timeline paging' },
   { name: 'search', module: './search.bench.ts', description: 'search index build and query latency' },
+  { name: 'video', module: './video.bench.ts', description: '720p H.264 proxy and poster of 1080p30 camera footage vs the ffmpeg CLI with the same arguments' },
+  { name: 'thumbs', module: './thumbs.bench.ts', description: 'preview + thumbnail + placeholder vs vipsthumbnail, ImageMagick, djpeg; event-loop lag during an import' },
+  { name: 'watch', module: './watch.bench.ts', description: 'watching event folders: ready time, RSS and inotify watches vs chokidar 5' },
 ];

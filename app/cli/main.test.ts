@@ -1,11 +1,12 @@
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeCameraCard } from '../test/camera-card.ts';
 import { makeJpeg, tempDir, type TempDir } from '../test/fixtures.ts';
+import { openEngine } from '../engine.ts';
 import { EXIT, main, type Io } from './main.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keepsake.mjs', import.meta.url));
@@ -44,10 +45,31 @@ describe('keepsake CLI', () => {
     expect(report.imported).toHaveLength(card.media.length);
     expect(report.duplicates).toHaveLength(1);
     expect(report.failed).toEqual([{ source: card.broken[0], reason: expect.stringMatching(/empty/) }]);
+    // Every photo and the video got their thumbnails (and the video its proxy) before the command returned;
+    // the truncated JPEG, imported as the photographer's file, is the one that could not be drawn.
+    expect(report.derivatives).toEqual({
+      finished: true,
+      made: { thumbs: card.media.length - 1, proxy: 1 },
+      failed: [{ kind: 'thumbs', path: expect.stringMatching(/IMG_9001\.jpg$/i), error: 'truncated JPEG' }],
+    });
+    const engine = await openEngine({ libraryPath: library, create: false });
+    try {
+      const assets = engine.catalog.assets.listTimelinePage({ limit: 100 }).items;
+      for (const asset of assets.filter((item) => item.status === 'ok')) {
+        expect(asset.thumbhash, asset.path).not.toBeNull();
+        for (const variant of engine.derivatives.variantsOf(asset)) {
+          expect((await stat(engine.derivatives.pathOf(asset, variant))).size, `${asset.path} ${variant}`).toBeGreaterThan(0);
+        }
+      }
+      expect(assets.filter((item) => item.status === 'unreadable').map((item) => item.error)).toEqual(['unreadable: truncated JPEG']);
+    } finally {
+      await engine.close();
+    }
 
     const status = await cli('status', '--library', library, '--json');
     expect(status.code).toBe(EXIT.ok);
-    expect(status.json()).toMatchObject({ assets: card.media.length, events: 1, unreadable: 0, missing: 0 });
+    expect(status.json()).toMatchObject({ assets: card.media.length, events: 1, unreadable: 1, missing: 0 });
+    expect(status.json().jobs).toMatchObject({ thumbs: { queued: 0, running: 0, failed: 1 }, proxy: { queued: 0, running: 0, done: 1 } });
 
     const events = await cli('events', '--library', library);
     expect(events.out).toMatch(/2026-05-14\s+Sports Day\s+\d+ photos, 1 video\b/);

@@ -5,7 +5,9 @@ import { catalogPath } from '../catalog/database.ts';
 import { openEngine, resolveLibraryPath, type Engine } from '../engine.ts';
 import type { ImportReport } from '../ingest/import.service.ts';
 import { AppError, toAppError, type ErrorCode } from '../shared/errors.ts';
+import type { QueueProgress } from '../jobs/job-runner.ts';
 import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
+import { runWatchCommand } from './watch.command.ts';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -31,12 +33,16 @@ Commands:
         [--tag NAME]...           tag every imported file
         [--manifest]              write an xxhsum -H2 checksum manifest next to the copies
         [--dry-run]               show what would happen; change nothing
+        [--no-wait]               return once copied; thumbnails and proxies are made later (status --wait)
   events                          list events with their counts
   search <query>                  e.g. soccer tag:final person:"Ana Lima" rating>=4 is:video date:2026-05
         [--limit N]
-  status                          what the library holds
+  status                          what the library holds, and the job queue (thumbnails, video proxies)
+        [--watch]                 follow the job queue's progress until Ctrl-C
+        [--wait]                  work the job queue here until it is empty, then report
   roster import <csv>             import a class roster (name, class, family email, consent columns)
   start                           open the library and offer to import camera cards as they are inserted
+  watch                           catalogue files dropped into event folders as they arrive
 
 Options:
   --library DIR   the library (else $KEEPSAKE_LIBRARY, else ~/Pictures/Keepsake)
@@ -58,6 +64,9 @@ const OPTIONS = {
   manifest: { type: 'boolean', default: false },
   'dry-run': { type: 'boolean', default: false },
   limit: { type: 'string' },
+  watch: { type: 'boolean', default: false },
+  wait: { type: 'boolean', default: false },
+  'no-wait': { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
 type Values = {
@@ -72,6 +81,9 @@ type Values = {
   manifest: boolean;
   'dry-run': boolean;
   limit?: string;
+  watch: boolean;
+  wait: boolean;
+  'no-wait': boolean;
 };
 
 /** Where the CLI writes; injectable so tests can read what a person would see. */
@@ -120,12 +132,25 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       case 'search':
         return await withEngine(values, { create: false }, (engine) => search(engine, args, values, io));
       case 'status':
-        return await withEngine(values, { create: false }, (engine) => status(engine, json, io));
+        return await withEngine(values, { create: false }, (engine) => statusCommand(engine, values, io));
       case 'roster':
         if (args[0] !== 'import' || !args[1]) throw new AppError('invalid-input', 'Usage: keepsake roster import <file.csv>');
         return await withEngine(values, { create: false }, (engine) => rosterImport(engine, args[1]!, json, io));
       case 'start':
         return await withEngine(values, { create: true }, (engine) => start(engine, io));
+      case 'watch':
+        return await withEngine(values, { create: false }, async (engine) => {
+          const controller = new AbortController();
+          const onSignal = (): void => controller.abort();
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          try {
+            return await runWatchCommand(engine, io, { json, signal: controller.signal });
+          } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+          }
+        });
       case undefined:
         io.out(`${HELP}\n`);
         return EXIT.usage;
@@ -192,6 +217,9 @@ async function runImport(engine: Engine, args: string[], values: Values, io: Io)
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const line = new ProgressLine(io);
+  // Thumbnails are made while the card is still copying, so the grid fills as files arrive.
+  const derive = !values['dry-run'];
+  if (derive) engine.jobs.start();
   try {
     const report = await engine.imports.run({
       source,
@@ -205,11 +233,15 @@ async function runImport(engine: Engine, args: string[], values: Values, io: Io)
       onProgress: (progress) => line.update(progress),
     });
     line.done();
-    if (values.json) io.out(`${JSON.stringify(report)}\n`);
-    else io.out(describeImport(report));
-    if (report.state === 'cancelled') return EXIT.cancelled;
+    let derivatives: DerivativeSummary | null = null;
+    if (derive && !values['no-wait'] && report.state !== 'cancelled' && report.state !== 'interrupted' && !controller.signal.aborted) {
+      derivatives = await workQueue(engine, line, controller.signal);
+    }
+    if (values.json) io.out(`${JSON.stringify(derivatives ? { ...report, derivatives } : report)}\n`);
+    else io.out(describeImport(report) + (derivatives ? describeDerivatives(derivatives) : ''));
+    if (report.state === 'cancelled' || (derivatives && !derivatives.finished)) return EXIT.cancelled;
     if (report.state === 'interrupted') return EXIT.interrupted;
-    return report.failed.length > 0 ? EXIT.partial : EXIT.ok;
+    return report.failed.length > 0 || (derivatives?.failed.length ?? 0) > 0 ? EXIT.partial : EXIT.ok;
   } finally {
     line.done();
     process.off('SIGINT', onSignal);
@@ -278,6 +310,79 @@ async function search(engine: Engine, args: string[], values: Values, io: Io): P
   return EXIT.ok;
 }
 
+/** What the job queue did for a command that waited for it. */
+interface DerivativeSummary {
+  finished: boolean;
+  made: Record<string, number>;
+  failed: Array<{ kind: string; path: string | null; error: string | null }>;
+}
+
+/** Works the job queue in this process until it is empty (or `signal` aborts), showing progress. */
+async function workQueue(engine: Engine, line: ProgressLine, signal: AbortSignal): Promise<DerivativeSummary> {
+  const onProgress = (progress: QueueProgress): void => line.updateQueue(progress);
+  const failedBefore = new Set(engine.catalog.jobs.listFailed(100_000).map((job) => job.id));
+  engine.jobs.on('progress', onProgress);
+  engine.jobs.start();
+  try {
+    await Promise.race([engine.jobs.whenIdle(), new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+  } finally {
+    engine.jobs.off('progress', onProgress);
+    line.updateQueue(engine.jobs.progress(), true);
+    line.done();
+  }
+  const progress = engine.jobs.progress();
+  return {
+    finished: !signal.aborted,
+    made: Object.fromEntries(progress.kinds.map((kind) => [kind.kind, kind.done])),
+    failed: engine.catalog.jobs
+      .listFailed(1000)
+      .filter((job) => !failedBefore.has(job.id))
+      .map((job) => ({ kind: job.kind, path: job.path, error: job.error })),
+  };
+}
+
+function describeDerivatives(summary: DerivativeSummary): string {
+  const lines = [`Made ${summary.made.thumbs ?? 0} thumbnail set(s) and ${summary.made.proxy ?? 0} video proxy(ies).`];
+  for (const failure of summary.failed) lines.push(`  ${failure.path ?? '?'}: ${failure.error ?? 'failed'}`);
+  if (!summary.finished) lines.push('Stopped before every thumbnail was made; "keepsake status --wait" finishes them.');
+  return `${lines.join('\n')}\n`;
+}
+
+async function statusCommand(engine: Engine, values: Values, io: Io): Promise<number> {
+  if (!values.watch && !values.wait) return status(engine, values.json, io);
+  if (engine.catalog.readOnly) throw new AppError('io', engine.catalog.damage ?? 'The catalog is read-only.');
+  const controller = new AbortController();
+  const onSignal = (): void => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const line = new ProgressLine(io);
+  try {
+    if (values.wait) {
+      const summary = await workQueue(engine, line, controller.signal);
+      const code = await status(engine, values.json, io);
+      if (!summary.finished) return EXIT.cancelled;
+      return code !== EXIT.ok ? code : summary.failed.length > 0 ? EXIT.partial : EXIT.ok;
+    }
+    // --watch: follow whichever process works the queue, reading the catalog once a second.
+    while (!controller.signal.aborted) {
+      const counts = engine.catalog.jobs.countsByKind();
+      if (values.json) io.out(`${JSON.stringify({ time: new Date().toISOString(), jobs: counts })}\n`);
+      else {
+        const text = Object.entries(counts)
+          .map(([kind, c]) => `${kind}: ${c.done} done, ${c.running} running, ${c.queued} queued${c.failed ? `, ${c.failed} failed` : ''}`)
+          .join('   ');
+        io.err(`${io.isTTY ? '\r\x1b[2K' : ''}${text || 'no jobs'}${io.isTTY ? '' : '\n'}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    line.done();
+    return EXIT.ok;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
 async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
   const { catalog } = engine;
   const byStatus = catalog.assets.countByStatus();
@@ -290,7 +395,7 @@ async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
     events: catalog.events.listSummaries().length,
     people: catalog.people.list().length,
     lastImport: catalog.imports.listSessions(1)[0] ?? null,
-    jobs: catalog.jobs.counts(),
+    jobs: catalog.jobs.countsByKind(),
   };
   if (json) {
     io.out(`${JSON.stringify(summary)}\n`);
@@ -300,6 +405,10 @@ async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
     io.out(`${summary.assets} assets in ${summary.events} events; ${summary.people} people\n`);
     if (summary.unreadable || summary.missing) io.out(`${summary.unreadable} unreadable, ${summary.missing} missing\n`);
     if (summary.lastImport) io.out(`Last import: ${summary.lastImport.source} (${summary.lastImport.state}, ${summary.lastImport.startedAt})\n`);
+    for (const [kind, counts] of Object.entries(summary.jobs)) {
+      if (counts.queued + counts.running + counts.failed === 0) continue;
+      io.out(`${kind}: ${counts.queued + counts.running} to make, ${counts.failed} failed (keepsake status --wait makes them)\n`);
+    }
   }
   return catalog.damage ? EXIT.damaged : EXIT.ok;
 }
@@ -317,6 +426,7 @@ async function rosterImport(engine: Engine, file: string, json: boolean, io: Io)
 async function start(engine: Engine, io: Io): Promise<number> {
   await status(engine, false, io);
   io.out('Waiting for a camera card (Ctrl-C to stop)…\n');
+  engine.jobs.start();
   engine.volumes.on('card', (card) => {
     io.out(
       `Camera card ${card.label}: ${card.mediaCount.toLocaleString('en')} photos and videos. Import with:\n` +

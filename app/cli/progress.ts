@@ -1,4 +1,5 @@
 import type { ImportProgress } from '../ingest/import.service.ts';
+import type { QueueProgress } from '../jobs/job-runner.ts';
 
 /** 1536 → "1.5 KB": decimal units, as file managers show sizes. */
 export function formatBytes(bytes: number): string {
@@ -20,6 +21,8 @@ export function formatDuration(seconds: number): string {
   const s = String(total % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
 }
+
+const KIND_LABELS: Record<string, string> = { thumbs: 'thumbnails', proxy: 'video proxies' };
 
 /** A progress bar on a terminal (redrawn in place on stderr), or a plain line every few seconds otherwise. */
 export class ProgressLine {
@@ -46,6 +49,24 @@ export class ProgressLine {
     } else if (performance.now() - this.lastPlain > 2000 || progress.filesDone === progress.filesTotal) {
       this.lastPlain = performance.now();
       this.io.err(`import: ${text}\n`);
+    }
+  }
+
+  /** Shows the job queue's progress: per kind, done/total, rate and ETA. */
+  updateQueue(progress: QueueProgress, force = false): void {
+    const parts = progress.kinds
+      .filter((kind) => kind.total > 0)
+      .map(
+        (kind) =>
+          `${KIND_LABELS[kind.kind] ?? kind.kind} ${kind.done}/${kind.total}${kind.failed ? ` (${kind.failed} failed)` : ''}` +
+          `${kind.rate > 0 ? `  ${kind.rate.toFixed(1)}/s` : ''}${kind.etaSec ? `  ETA ${formatDuration(kind.etaSec)}` : ''}`,
+      );
+    if (parts.length === 0) return;
+    const text = `${progress.paused ? 'paused  ' : ''}${parts.join('   ')}`;
+    if (this.io.isTTY) this.draw(text);
+    else if (force || performance.now() - this.lastPlain > 2000) {
+      this.lastPlain = performance.now();
+      this.io.err(`jobs: ${text}\n`);
     }
   }
 

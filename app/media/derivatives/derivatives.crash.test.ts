@@ -12,8 +12,8 @@ import { isTempFile } from '../../ingest/verified-copy.ts';
 import { cacheRoot } from './derivative-paths.ts';
 
 const BIN = fileURLToPath(new URL('../../../bin/keepsake.mjs', import.meta.url));
-const PHOTOS = 30;
-const KILLS = 6;
+const PHOTOS = 20;
+const KILLS = 5;
 
 /** Runs `keepsake status --wait` (which works the job queue) and kills it with SIGKILL after `ms`, unless it ends first. */
 function workQueue(library: string, killAfterMs: number | null): Promise<{ code: number | null; killed: boolean; stderr: string }> {
@@ -57,7 +57,7 @@ describe('derivatives after kill -9', () => {
   it('are never half-written under their final name, and every job runs to completion once', async () => {
     const dir = await useTempDir('keepsake-derive-crash-');
     for (let i = 0; i < PHOTOS; i++) {
-      await makeJpeg(dir.join('card', 'DCIM', '100CANON', `IMG_${String(i).padStart(4, '0')}.JPG`), { seed: i, width: 2400, height: 1600, quality: 92 });
+      await makeJpeg(dir.join('card', 'DCIM', '100CANON', `IMG_${String(i).padStart(4, '0')}.JPG`), { seed: i, width: 2000, height: 1333, quality: 92 });
     }
     const library = dir.join('library');
     const silent = { out: () => undefined, err: () => undefined, isTTY: false };
@@ -66,7 +66,7 @@ describe('derivatives after kill -9', () => {
     const random = seededRandom(Number(process.env.KEEPSAKE_CRASH_SEED ?? 7));
     let killedMidway = 0;
     for (let kill = 0; kill < KILLS; kill++) {
-      const result = await workQueue(library, 700 + Math.floor(random() * 1800));
+      const result = await workQueue(library, 700 + Math.floor(random() * 1200));
       if (result.killed) killedMidway++;
       const cache = await checkCache(library);
       expect(cache.broken, `after kill ${kill + 1}`).toEqual([]);
