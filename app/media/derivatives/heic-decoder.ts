@@ -50,7 +50,11 @@ export class HeicDecoder {
 
   private start(): Worker {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./heic.worker.mjs', import.meta.url));
+    // libheif prints its own diagnostics for damaged files; the reply carries the reason, so they are dropped
+    // rather than written over a terminal's progress bar.
+    const worker = new Worker(new URL('./heic.worker.mjs', import.meta.url), { stdout: true, stderr: true });
+    worker.stdout.resume();
+    worker.stderr.resume();
     // An idle worker must not keep a CLI process alive.
     worker.unref();
     worker.on('message', (reply: WorkerReply) => this.settle(reply));

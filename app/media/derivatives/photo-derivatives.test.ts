@@ -136,6 +136,17 @@ describe(PhotoPipeline.name, () => {
     expect(ticks, 'the event loop kept running while the HEIC was decoded').toBeGreaterThan(0);
   });
 
+  it('says why a truncated PNG or a damaged HEIC cannot be drawn', async () => {
+    const dir = await useTempDir('keepsake-photo-');
+    const png = await truncate(await makePng(dir.join('whole.png'), { width: 900, height: 600 }), 0.5, dir.join('cut.png'));
+    await expect(make(png, { mime: 'image/png' })).rejects.toMatchObject({ code: 'corrupt-media', message: expect.stringMatching(/PNG/) });
+    const jpeg = await halves(dir.join('phone.jpg'), 800, 600, '#ff0000', '#00ff00');
+    const whole = dir.join('whole.heic');
+    await run('heif-enc', ['-q', '60', '-o', whole, jpeg]);
+    const cut = await truncate(whole, 0.4, dir.join('IMG_2000.HEIC'));
+    await expect(make(cut, { mime: 'image/heic' })).rejects.toMatchObject({ code: 'corrupt-media', message: expect.stringMatching(/HEIC image cannot be decoded/) });
+  });
+
   it('uses the largest JPEG embedded in a RAW file, turned by the RAW\'s orientation', async () => {
     const dir = await useTempDir('keepsake-photo-');
     // Red on the left, sensor-like noise on the right (a camera's preview is hundreds of KB, not a flat colour).
