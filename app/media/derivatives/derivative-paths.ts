@@ -21,7 +21,7 @@ export const DERIVATIVE_FILES: Readonly<Record<DerivativeVariant, string>> = {
 
 /** Long edge of the grid thumbnail, in pixels. */
 export const THUMB_SIZE = 320;
-/** Long edge of the preview (and of a video's poster), in pixels. */
+/** Long edge of the preview (and of a video's poster), in pixels; some JPEG sizes get a little less (see previewEdge). */
 export const PREVIEW_SIZE = 2048;
 
 /** `<library>/.keepsake/cache`: every derivative lives below it, keyed by content hash. */

@@ -17,7 +17,7 @@ import {
   useTempDir,
 } from '../../test/fixtures.ts';
 import { HeicDecoder } from './heic-decoder.ts';
-import { PhotoPipeline, type PhotoDerivativeRequest } from './photo-derivatives.ts';
+import { PhotoPipeline, previewEdge, type PhotoDerivativeRequest } from './photo-derivatives.ts';
 import { findLargestJpeg } from './raw-preview.ts';
 
 const run = promisify(execFile);
@@ -82,6 +82,16 @@ describe(PhotoPipeline.name, () => {
       expect(Object.keys(tags).filter((key) => key !== 'SourceFile'), file).toEqual([]);
     }
     expect(Buffer.from(result.thumbhash, 'base64').length).toBeLessThan(40);
+  });
+
+  it('makes the preview of a 24 MP JPEG at a third of its size, where its decoder can work at half size', async () => {
+    expect([6000, 5472, 8192, 4032, 4500, 1200].map((long) => previewEdge(long))).toEqual([2000, 1824, 2048, 2048, 2048, 2048]);
+    expect(previewEdge(null)).toBe(2048);
+    const dir = await useTempDir('keepsake-photo-');
+    const source = dir.join('IMG_24MP.JPG');
+    await writeFile(source, await sharp({ create: { width: 6000, height: 4000, channels: 3, background: '#336699' } }).jpeg().toBuffer());
+    const { preview, thumb } = await make(source);
+    expect([preview.width, preview.height, thumb.width, thumb.height]).toEqual([2000, 1333, 320, 213]);
   });
 
   it('applies the EXIF orientation so the picture stands as the photographer held the camera', async () => {
