@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,6 +124,30 @@ describe('keepsake CLI', () => {
 
     expect((await cli('frobnicate')).code).toBe(EXIT.usage);
     expect((await cli('import', '--bogus')).code).toBe(EXIT.usage);
+  });
+
+  it('follows the job queue with status --watch until stopped, and status --wait works it to the end', async () => {
+    const library = dir.join('library');
+    const card = await makeCameraCard(dir.join('card'));
+    expect((await cli('import', card.root, '--event', 'Sports Day', '--library', library, '--no-wait')).code).toBe(EXIT.partial);
+    const child = spawn(process.execPath, [BIN, 'status', '--watch', '--json', '--library', library], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const deadline = Date.now() + 20_000;
+      while (!out.includes('\n') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      const first = JSON.parse(out.split('\n')[0]!) as { jobs: Record<string, { queued: number }> };
+      // Nothing works the queue yet: watching only reads it.
+      expect(first.jobs).toMatchObject({ thumbs: { queued: card.media.length }, proxy: { queued: 1 } });
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+    }
+    const waited = await cli('status', '--wait', '--json', '--library', library);
+    expect(waited.code).toBe(EXIT.partial); // the truncated JPEG cannot be drawn
+    expect(waited.json().jobs).toMatchObject({ thumbs: { queued: 0, running: 0, done: card.media.length - 1, failed: 1 }, proxy: { queued: 0, done: 1 } });
   });
 
   it('runs as the package bin with KEEPSAKE_LIBRARY choosing the library', async () => {
