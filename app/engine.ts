@@ -54,6 +54,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const catalog = Catalog.open(libraryRoot, { create: options.create !== false });
   if (!catalog.readOnly) catalog.library.ensure(path.basename(libraryRoot));
   if (catalog.damage) log.error('catalog damaged', { file: catalog.file, damage: catalog.damage });
+  catalog.onDamage((damage) => log.error('catalog damaged', { file: catalog.file, damage }));
   const metadata = new MetadataReader();
   const volumes = new VolumeWatcher();
   const heic = new HeicDecoder({ maxPixels: MAX_INPUT_PIXELS });

@@ -1,7 +1,8 @@
 import type { Database } from 'better-sqlite3';
+import { Worker } from 'node:worker_threads';
 import { AppError } from '../shared/errors.ts';
 import { AssetsRepo } from './assets.repo.ts';
-import { catalogPath, openDatabase } from './database.ts';
+import { catalogPath, damageReport, openDatabase, type OpenDatabaseOptions } from './database.ts';
 import { EventsRepo } from './events.repo.ts';
 import { ImportsRepo } from './imports.repo.ts';
 import { JobsRepo } from './jobs.repo.ts';
@@ -21,12 +22,23 @@ export class Catalog {
   readonly library: LibraryRepo;
   readonly search: SearchRepo;
 
+  /**
+   * Resolves with the damage report, or null, once the integrity check is done: at once for catalogs checked
+   * before opening, after a few seconds for large ones checked in the background.
+   */
+  readonly integrity: Promise<string | null>;
+  private damageText: string | null;
+  private checker: Worker | null = null;
+  private readonly damageListeners = new Set<(damage: string) => void>();
+
   private constructor(
     readonly db: Database,
     readonly file: string,
-    /** Why the catalog is read-only, when its integrity check failed. */
-    readonly damage: string | null,
+    damage: string | null,
+    checkDeferred: boolean,
   ) {
+    this.damageText = damage;
+    this.integrity = checkDeferred ? this.checkInBackground() : Promise.resolve(damage);
     this.assets = new AssetsRepo(db);
     this.events = new EventsRepo(db);
     this.tags = new TagsRepo(db);
@@ -38,15 +50,48 @@ export class Catalog {
   }
 
   /** Opens the catalog of the library at `libraryRoot`, creating it unless `create` is false. */
-  static open(libraryRoot: string, options: { create?: boolean } = {}): Catalog {
+  static open(libraryRoot: string, options: OpenDatabaseOptions = {}): Catalog {
     const file = catalogPath(libraryRoot);
-    const { db, damage } = openDatabase(file, options);
-    return new Catalog(db, file, damage);
+    const { db, damage, checkDeferred } = openDatabase(file, options);
+    return new Catalog(db, file, damage, checkDeferred);
+  }
+
+  /** Why the catalog is read-only, when its integrity check failed; null while it is sound (or still being checked). */
+  get damage(): string | null {
+    return this.damageText;
   }
 
   /** True when the catalog failed its integrity check and refuses writes. */
   get readOnly(): boolean {
-    return this.damage !== null;
+    return this.damageText !== null;
+  }
+
+  /** Calls `listener` if a background integrity check finds damage; returns a function that stops listening. */
+  onDamage(listener: (damage: string) => void): () => void {
+    this.damageListeners.add(listener);
+    return () => this.damageListeners.delete(listener);
+  }
+
+  private checkInBackground(): Promise<string | null> {
+    return new Promise((resolve) => {
+      const worker = new Worker(new URL('./integrity.worker.mjs', import.meta.url), { workerData: { file: this.file } });
+      // A short command (status, search) must not wait for the check to finish before it exits.
+      worker.unref();
+      this.checker = worker;
+      const settle = (problems: string[] | null): void => {
+        this.checker = null;
+        if (problems === null || problems.length === 0 || !this.db.open) return resolve(null);
+        const report = damageReport(problems);
+        // From here on nothing is written to the damaged file.
+        this.db.pragma('query_only = ON');
+        this.damageText = report;
+        for (const listener of this.damageListeners) listener(report);
+        resolve(report);
+      };
+      worker.once('message', (message: { problems: string[] }) => settle(message.problems));
+      worker.once('error', () => settle(null));
+      worker.once('exit', () => settle(null));
+    });
   }
 
   /** Throws the damage report if the catalog cannot be written. */
@@ -61,6 +106,8 @@ export class Catalog {
 
   /** Closes the file; the catalog must not be used afterwards. */
   close(): void {
+    void this.checker?.terminate();
+    this.checker = null;
     if (this.db.open) this.db.close();
   }
 }

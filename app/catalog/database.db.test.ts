@@ -31,22 +31,12 @@ function insertAsset(db: Sqlite.Database, hash: string, name: string): void {
   ).run({ hash, name });
 }
 
-describe('openDatabase', () => {
-  it('creates the catalog under .keepsake with WAL and foreign keys on', async () => {
-    const library = await tempLibrary();
-    const catalog = Catalog.open(library);
-    expect(catalog.file).toBe(path.join(library, '.keepsake', 'catalog.db'));
-    expect(catalog.db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(catalog.db.pragma('foreign_keys', { simple: true })).toBe(1);
-    expect(catalog.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
-    expect(catalog.readOnly).toBe(false);
-    catalog.close();
-  });
-
-  it('opens a damaged catalog read-only and says why', async () => {
-    const library = await tempLibrary();
-    const catalog = Catalog.open(library);
-    const event = catalog.events.create({ name: 'Sports Day', folder: 'Sports Day' });
+/** A library with 2,000 assets whose catalog has an index page scribbled over, as a failing disk leaves it. */
+async function damagedLibrary(options: { damage?: boolean } = {}): Promise<string> {
+  const library = await tempLibrary();
+  const catalog = Catalog.open(library);
+  const event = catalog.events.create({ name: 'Sports Day', folder: 'Sports Day' });
+  catalog.transaction(() => {
     for (let i = 0; i < 2000; i += 1) {
       catalog.assets.insert({
         hash: `h${i}` as ContentHash,
@@ -60,21 +50,60 @@ describe('openDatabase', () => {
         sortTime: i,
       });
     }
-    catalog.db.pragma('wal_checkpoint(TRUNCATE)');
-    catalog.close();
-    // Scribble over an index page in the middle of the file: the kind of damage a failing disk leaves.
-    const file = catalogPath(library);
-    const handle = await open(file, 'r+');
-    const { size } = await stat(file);
-    await handle.write(Buffer.alloc(4096, 0x5a), 0, 4096, Math.floor(size / 4096 / 2) * 4096);
-    await handle.close();
+  });
+  catalog.db.pragma('wal_checkpoint(TRUNCATE)');
+  catalog.close();
+  if (options.damage === false) return library;
+  const file = catalogPath(library);
+  const handle = await open(file, 'r+');
+  const { size } = await stat(file);
+  await handle.write(Buffer.alloc(4096, 0x5a), 0, 4096, Math.floor(size / 4096 / 2) * 4096);
+  await handle.close();
+  return library;
+}
 
+describe('openDatabase', () => {
+  it('creates the catalog under .keepsake with WAL and foreign keys on', async () => {
+    const library = await tempLibrary();
+    const catalog = Catalog.open(library);
+    expect(catalog.file).toBe(path.join(library, '.keepsake', 'catalog.db'));
+    expect(catalog.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(catalog.db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(catalog.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(catalog.readOnly).toBe(false);
+    catalog.close();
+  });
+
+  it('opens a damaged catalog read-only and says why', async () => {
+    const library = await damagedLibrary();
     const damaged = Catalog.open(library);
     expect(damaged.readOnly).toBe(true);
     expect(damaged.damage).toMatch(/failed its integrity check.*read-only/);
+    expect(await damaged.integrity).toBe(damaged.damage);
     expect(() => damaged.assertWritable()).toThrow(/read-only/);
     expect(() => damaged.events.create({ name: 'Play', folder: 'Play' })).toThrow();
     damaged.close();
+  });
+
+  it('checks a large catalog in the background, and turns it read-only the moment the check fails', async () => {
+    const sound = await damagedLibrary({ damage: false });
+    const fine = Catalog.open(sound, { backgroundCheckAboveBytes: 0 });
+    expect(await fine.integrity).toBeNull();
+    expect(fine.readOnly).toBe(false);
+    fine.close();
+
+    const library = await damagedLibrary();
+    const reported: string[] = [];
+    const catalog = Catalog.open(library, { backgroundCheckAboveBytes: 0 });
+    catalog.onDamage((damage) => reported.push(damage));
+    // Opened at once, without waiting for the check to read the whole file.
+    expect(catalog.readOnly).toBe(false);
+    const damage = await catalog.integrity;
+    expect(damage).toMatch(/failed its integrity check.*read-only/);
+    expect(reported).toEqual([damage]);
+    expect(catalog.readOnly).toBe(true);
+    expect(() => catalog.events.create({ name: 'Play', folder: 'Play' })).toThrow();
+    catalog.close();
   });
 
   it('refuses a file that is not a catalog with a clear message', async () => {

@@ -19,13 +19,29 @@ export interface OpenedDatabase {
   db: Database;
   /** Set when the integrity check failed: the catalog is then open read-only and this says why. */
   damage: string | null;
+  /** True when the file was too large to check before use: the caller checks it in the background. */
+  checkDeferred: boolean;
 }
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  create?: boolean;
+  /**
+   * Files larger than this are checked after opening, in the background, instead of before (default 64 MiB,
+   * about 80,000 assets: ~0.3 s of checking). A million-asset catalog takes 7 s to check, too long to wait
+   * for at every start; it is opened at once and turned read-only if the check then fails.
+   */
+  backgroundCheckAboveBytes?: number;
+}
+
+/** See {@link OpenDatabaseOptions.backgroundCheckAboveBytes}. */
+export const BACKGROUND_CHECK_ABOVE_BYTES = 64 * 1024 * 1024;
 
 /**
  * Opens (creating if needed) a catalog file, checks its integrity and brings its schema up to date.
  * A damaged file is opened read-only and reported, never silently used or "repaired" by writing to it.
  */
-export function openDatabase(file: string, options: { create?: boolean } = {}): OpenedDatabase {
+export function openDatabase(file: string, options: OpenDatabaseOptions = {}): OpenedDatabase {
   if (options.create !== false) mkdirSync(path.dirname(file), { recursive: true });
   let db: Database;
   try {
@@ -35,6 +51,12 @@ export function openDatabase(file: string, options: { create?: boolean } = {}): 
   }
   let damage: string | null;
   try {
+    // A migration writes, so a catalog about to be migrated is always checked first, whatever its size.
+    const large = fileBytes(db) > (options.backgroundCheckAboveBytes ?? BACKGROUND_CHECK_ABOVE_BYTES);
+    if (large && (db.pragma('user_version', { simple: true }) as number) === SCHEMA_VERSION) {
+      configure(db);
+      return { db, damage: null, checkDeferred: true };
+    }
     damage = integrityProblem(db);
   } catch (error) {
     // Damage bad enough that the check itself cannot run still opens read-only, so what is readable can be saved.
@@ -48,11 +70,15 @@ export function openDatabase(file: string, options: { create?: boolean } = {}): 
     db.close();
     db = new Sqlite(file, { readonly: true, fileMustExist: true });
     db.pragma('query_only = ON');
-    return { db, damage };
+    return { db, damage, checkDeferred: false };
   }
   configure(db);
   migrate(db);
-  return { db, damage: null };
+  return { db, damage: null, checkDeferred: false };
+}
+
+function fileBytes(db: Database): number {
+  return (db.prepare('SELECT page_count * page_size AS bytes FROM pragma_page_count, pragma_page_size').get() as { bytes: number }).bytes;
 }
 
 function configure(db: Database): void {
@@ -71,7 +97,8 @@ function integrityProblem(db: Database): string | null {
   return problems.length === 0 ? null : damageReport(problems);
 }
 
-function damageReport(problems: readonly string[]): string {
+/** The message of a failed integrity check, for a person. */
+export function damageReport(problems: readonly string[]): string {
   return `The catalog failed its integrity check (${problems.slice(0, 3).join('; ')}). It is open read-only so nothing more is lost: restore it from a backup, or export what you need.`;
 }
 

@@ -385,6 +385,8 @@ async function statusCommand(engine: Engine, values: Values, io: Io): Promise<nu
 
 async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
   const { catalog } = engine;
+  // Status is where damage is reported: wait for a large catalog's background check.
+  await catalog.integrity;
   const byStatus = catalog.assets.countByStatus();
   const summary = {
     library: engine.libraryRoot,

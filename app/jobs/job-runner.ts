@@ -218,7 +218,8 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
   }
 
   private async work(): Promise<void> {
-    while (!this.stopping) {
+    // A catalog found damaged (by its background check) refuses writes: the queue stops until it is restored.
+    while (!this.stopping && !this.catalog.readOnly) {
       let claimed = false;
       if (!this.paused) {
         for (const kind of this.freeKinds()) {
@@ -276,11 +277,17 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
           entry.progress = Math.max(0, Math.min(1, fraction));
         },
       });
+      if (this.catalog.readOnly) throw new AppError('io', this.catalog.damage ?? 'The catalog is read-only.');
       this.catalog.jobs.complete(job.id);
       this.count(job.kind, 'done');
     } catch (caught) {
       const error = controller.signal.aborted && this.stopping ? new AppError('cancelled', 'The engine is stopping.') : toAppError(caught);
-      this.settleFailure(job, error);
+      try {
+        this.settleFailure(job, error);
+      } catch (recordError) {
+        // Only a catalog that cannot be written gets here; the job stays running and is taken back later.
+        this.log.error('could not record a job failure', { kind: job.kind, assetId: job.assetId, error: toAppError(recordError) });
+      }
     }
     this.emitProgress(false);
   }
