@@ -2,20 +2,8 @@ import { copyFile, open, rename, rm, stat, type FileHandle } from 'node:fs/promi
 import path from 'node:path';
 import { AppError, toAppError } from '../shared/errors.ts';
 import type { ContentHash } from '../shared/ids.ts';
+import { syncDirectory, tempPathFor } from '../fs/durable-files.ts';
 import { acquireBuffer, hashFile, readHashed, releaseBuffer } from './content-hash.ts';
-
-/** Suffix of files being written; a crash leaves them behind and the next import removes them. */
-export const TEMP_MARKER = '.keepsake-tmp';
-
-/** The temporary name a destination is written under before it is renamed into place. */
-export function tempPathFor(destination: string): string {
-  return path.join(path.dirname(destination), `.${path.basename(destination)}${TEMP_MARKER}`);
-}
-
-/** Whether a file name is one of our temporary files. */
-export function isTempFile(name: string): boolean {
-  return name.endsWith(TEMP_MARKER);
-}
 
 /** Result of a verified copy. */
 export interface VerifiedCopy {
@@ -195,27 +183,5 @@ function readError(error: unknown, source: string, signal: AbortSignal | undefin
   return toAppError(error, `Cannot read ${source}`);
 }
 
-/** Makes a rename durable: on Linux a rename is only on disk once its folder is fsynced. */
-export async function syncDirectory(directory: string): Promise<void> {
-  if (process.platform === 'win32') return;
-  const handle = await open(directory, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes a small file atomically: temp file, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
-  const temp = tempPathFor(file);
-  const handle = await open(temp, 'w');
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  await syncDirectory(path.dirname(file));
-}
+// Kept here too: import and its tests name them from this module.
+export { isTempFile, syncDirectory, TEMP_MARKER, tempPathFor, writeFileAtomic } from '../fs/durable-files.ts';

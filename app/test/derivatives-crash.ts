@@ -3,7 +3,7 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
-import { isTempFile } from '../ingest/verified-copy.ts';
+import { isTempFile } from '../fs/durable-files.ts';
 import { cacheRoot } from '../media/derivatives/derivative-paths.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keepsake.mjs', import.meta.url));

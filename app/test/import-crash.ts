@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Catalog } from '../catalog/catalog.ts';
 import { catalogPath } from '../catalog/database.ts';
 import { hashFile } from '../ingest/content-hash.ts';
-import { isTempFile } from '../ingest/verified-copy.ts';
+import { isTempFile } from '../fs/durable-files.ts';
 import { seededRandom } from '../shared/random.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/keepsake.mjs', import.meta.url));

@@ -2,7 +2,7 @@ import { watch as watchPath, type Dirent, type FSWatcher } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isJunkFile, isJunkFolder } from '../ingest/source-scanner.ts';
-import { isTempFile } from '../ingest/verified-copy.ts';
+import { isTempFile } from '../fs/durable-files.ts';
 import { AppError, toAppError } from '../shared/errors.ts';
 
 /** What the watcher knows of a file whose writes have finished. */

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import { writeFileAtomic } from '../../ingest/verified-copy.ts';
+import { writeFileAtomic } from '../../fs/durable-files.ts';
 import type { AssetKind } from '../../shared/domain.ts';
 import { AppError, toAppError } from '../../shared/errors.ts';
 import { PREVIEW_SIZE, THUMB_SIZE } from './derivative-paths.ts';

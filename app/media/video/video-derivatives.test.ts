@@ -1,7 +1,7 @@
 import { copyFile, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempPathFor } from '../../ingest/verified-copy.ts';
+import { tempPathFor } from '../../fs/durable-files.ts';
 import { exiftool, ffprobeJson, makeJpeg, makeRandomBytes, makeVideo, makeZeroByte, tempDir, truncate, type TempDir } from '../../test/fixtures.ts';
 import { childMediaProcesses, colourOf, decodeImage, makeClip, makeSoundOnly, storedFrame, topLevelBoxes } from '../../test/video-fixtures.ts';
 import { makeVideoDerivatives, makeVideoPoster, makeVideoProxy, MAX_PROXY_DURATION_SEC, type VideoDerivativeResult } from './video-derivatives.ts';

@@ -1,6 +1,6 @@
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { syncDirectory, tempPathFor } from '../../ingest/verified-copy.ts';
+import { syncDirectory, tempPathFor } from '../../fs/durable-files.ts';
 import { createLogger, type Logger } from '../../log/logger.ts';
 import { AppError, toAppError } from '../../shared/errors.ts';
 import { readVideoMetadata, VIDEO_PROBE_TIMEOUT_MS } from '../metadata/video-metadata.ts';
