@@ -1,6 +1,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { backupCatalog, DEFAULT_BACKUPS_KEPT, defaultBackupDir, listBackups, restoreCatalog } from '../catalog/backups.ts';
 import { catalogPath } from '../catalog/database.ts';
 import { openEngine, resolveLibraryPath, type Engine } from '../engine.ts';
 import type { ImportReport } from '../ingest/import.service.ts';
@@ -41,6 +42,8 @@ Commands:
         [--watch]                 follow the job queue's progress until Ctrl-C
         [--wait]                  work the job queue here until it is empty, then report
   roster import <csv>             import a class roster (name, class, family email, consent columns)
+  backup [--to DIR] [--keep N]    an online backup of the catalog (default: .keepsake/backups, newest 10 kept)
+  restore <backup.db>             put a backup in place of the catalog (the current one is kept beside it)
   start                           open the library and offer to import camera cards as they are inserted
   watch                           catalogue files dropped into event folders as they arrive
 
@@ -65,6 +68,8 @@ const OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   limit: { type: 'string' },
   watch: { type: 'boolean', default: false },
+  to: { type: 'string' },
+  keep: { type: 'string' },
   wait: { type: 'boolean', default: false },
   'no-wait': { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
@@ -82,6 +87,8 @@ type Values = {
   'dry-run': boolean;
   limit?: string;
   watch: boolean;
+  to?: string;
+  keep?: string;
   wait: boolean;
   'no-wait': boolean;
 };
@@ -136,6 +143,10 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
       case 'roster':
         if (args[0] !== 'import' || !args[1]) throw new AppError('invalid-input', 'Usage: keepsake roster import <file.csv>');
         return await withEngine(values, { create: false }, (engine) => rosterImport(engine, args[1]!, json, io));
+      case 'backup':
+        return await withEngine(values, { create: false }, (engine) => backupCommand(engine, values, io));
+      case 'restore':
+        return await restoreCommand(args[0], values, io);
       case 'start':
         return await withEngine(values, { create: true }, (engine) => start(engine, io));
       case 'watch':
@@ -413,6 +424,29 @@ async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
     }
   }
   return catalog.damage ? EXIT.damaged : EXIT.ok;
+}
+
+async function backupCommand(engine: Engine, values: Values, io: Io): Promise<number> {
+  const keep = values.keep === undefined ? DEFAULT_BACKUPS_KEPT : Number(values.keep);
+  const dir = values.to ? path.resolve(values.to) : defaultBackupDir(engine.libraryRoot);
+  const backup = await backupCatalog(engine.catalog, dir, { keep });
+  const kept = await listBackups(dir);
+  if (values.json) io.out(`${JSON.stringify({ ...backup, kept: kept.length })}\n`);
+  else io.out(`Backed up the catalog to ${backup.file} (${formatBytes(backup.bytes)}); ${kept.length} backup(s) kept in ${dir}.\n`);
+  return EXIT.ok;
+}
+
+async function restoreCommand(file: string | undefined, values: Values, io: Io): Promise<number> {
+  if (!file) throw new AppError('invalid-input', 'Usage: keepsake restore <backup.db> [--library DIR]');
+  const libraryPath = resolveLibraryPath(values.library);
+  const { replaced } = await restoreCatalog(libraryPath, path.resolve(file));
+  // Opening it brings an older backup's schema up to date, and proves it opens.
+  const engine = await openEngine({ libraryPath, create: false });
+  const assets = engine.catalog.assets.count();
+  await engine.close();
+  if (values.json) io.out(`${JSON.stringify({ library: libraryPath, restored: path.resolve(file), replaced, assets })}\n`);
+  else io.out(`Restored ${libraryPath} from ${file} (${assets} assets).${replaced ? ` The catalog it replaced is kept as ${replaced}.` : ''}\n`);
+  return EXIT.ok;
 }
 
 async function rosterImport(engine: Engine, file: string, json: boolean, io: Io): Promise<number> {
