@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type OutputInfo, type Sharp, type SharpOptions } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
@@ -72,7 +72,7 @@ export class PhotoPipeline {
         decoded = await orient(sharp(decoded.data, { raw: { width, height, channels } }), input.orientAfter).raw().toBuffer({ resolveWithObject: true });
       }
     } catch (error) {
-      throw describeDecodeError(error, request);
+      throw await describeDecodeError(error, request);
     }
     request.signal?.throwIfAborted();
     const { width, height, channels } = decoded.info;
@@ -166,22 +166,44 @@ function orient(image: Sharp, orientation: number | null): Sharp {
 }
 
 /** Turns libvips' messages into reasons a photographer understands (and the job queue can classify). */
-function describeDecodeError(error: unknown, request: PhotoDerivativeRequest): AppError {
+async function describeDecodeError(error: unknown, request: PhotoDerivativeRequest): Promise<AppError> {
   if (error instanceof AppError) return error;
   const message = error instanceof Error ? error.message : String(error);
   const errno = (error as NodeJS.ErrnoException).code;
   if (errno) return toAppError(error, `Cannot read ${request.source}`);
   const format = formatName(request);
-  if (/premature end|truncated|unexpected end|end of file|short read|out of data/i.test(message)) {
-    return new AppError('corrupt-media', `truncated ${format}`, { cause: error });
-  }
   if (/exceeds pixel limit/i.test(message)) {
     return new AppError('unsupported-media', `the ${format} is too large to open safely (over ${MAX_INPUT_PIXELS / 1_000_000} megapixels)`, { cause: error });
   }
   if (/unsupported image format|bad seek|no loader|not a known file format/i.test(message)) {
     return new AppError('unsupported-media', `the ${format} cannot be decoded (${message.split('\n')[0]})`, { cause: error });
   }
+  // libvips does not always pass libjpeg's "premature end" on (sometimes only "warning treated as error"),
+  // so a JPEG is also judged by its last bytes: a whole one ends with its end-of-image marker.
+  const cutShort = request.kind === 'photo' && request.mime === 'image/jpeg' && !(await endsWithEoi(request.source));
+  if (cutShort || /premature end|truncated|unexpected end|end of file|short read|out of data/i.test(message)) {
+    return new AppError('corrupt-media', `truncated ${format}`, { cause: error });
+  }
   return new AppError('corrupt-media', `damaged ${format} (${message.split('\n')[0]})`, { cause: error });
+}
+
+/** Whether a JPEG file ends with FF D9 (ignoring zero padding some cameras write after it). */
+async function endsWithEoi(file: string): Promise<boolean> {
+  let handle: FileHandle | null = null;
+  try {
+    handle = await open(file, 'r');
+    const { size } = await handle.stat();
+    const length = Math.min(size, 4096);
+    const tail = Buffer.alloc(length);
+    await handle.read(tail, 0, length, size - length);
+    let end = length;
+    while (end > 0 && tail[end - 1] === 0x00) end--;
+    return end >= 2 && tail[end - 2] === 0xff && tail[end - 1] === 0xd9;
+  } catch {
+    return true;
+  } finally {
+    await handle?.close();
+  }
 }
 
 function formatName(request: PhotoDerivativeRequest): string {
