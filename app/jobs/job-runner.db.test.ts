@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Catalog } from '../catalog/catalog.ts';
 import type { Job } from '../shared/domain.ts';
@@ -208,18 +209,15 @@ describe(JobRunner.name, () => {
   });
 
   it('keeps the event loop free while it works', async () => {
-    addAssets(200);
+    addAssets(300);
     const jobs = start({ thumbs: { concurrency: 2, run: async () => void (await sleep(1)) } });
-    const lags: number[] = [];
-    let last = performance.now();
-    const timer = setInterval(() => {
-      const now = performance.now();
-      lags.push(now - last - 10);
-      last = now;
-    }, 10);
+    const histogram = monitorEventLoopDelay({ resolution: 5 });
+    histogram.enable();
     await jobs.whenIdle();
-    clearInterval(timer);
-    lags.sort((a, b) => a - b);
-    expect(lags[Math.floor(lags.length * 0.99)]!).toBeLessThan(50);
+    histogram.disable();
+    // A runner that claimed or recorded jobs in a tight synchronous loop would hold the loop for the whole
+    // queue (hundreds of ms); other test files share the CPU, so only a loose bound is asserted.
+    expect(histogram.percentile(50) / 1e6).toBeLessThan(25);
+    expect(histogram.max / 1e6).toBeLessThan(250);
   });
 });
