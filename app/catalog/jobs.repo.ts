@@ -217,14 +217,14 @@ export class JobsRepo {
     return (this.nextDueStmt.get({ kinds: kinds ? JSON.stringify(kinds) : null }) as { at: number | null }).at;
   }
 
-  /** Jobs that failed for good, newest first, with the reason. */
-  listFailed(limit = 100): FailedJob[] {
+  /** Jobs that failed for good (since `sinceMs`, if given), newest first, with the reason. */
+  listFailed(options: { limit?: number; sinceMs?: number } = {}): FailedJob[] {
     const rows = this.db
       .prepare(
         `SELECT j.id, j.kind, j.asset_id, a.path, j.error, j.attempts FROM jobs j LEFT JOIN assets a ON a.id = j.asset_id
-         WHERE j.state = 'failed' ORDER BY j.finished_at DESC, j.id DESC LIMIT @limit`,
+         WHERE j.state = 'failed' AND j.finished_at >= @since ORDER BY j.finished_at DESC, j.id DESC LIMIT @limit`,
       )
-      .all({ limit }) as Array<{ id: number; kind: string; asset_id: number | null; path: string | null; error: string | null; attempts: number }>;
+      .all({ limit: options.limit ?? 100, since: options.sinceMs ?? 0 }) as Array<{ id: number; kind: string; asset_id: number | null; path: string | null; error: string | null; attempts: number }>;
     return rows.map((row) => ({
       id: row.id as JobId,
       kind: row.kind,

@@ -263,6 +263,7 @@ describe('JobsRepo', () => {
     catalog.jobs.fail(retry.id, 'unreadable: truncated JPEG', null);
     expect(catalog.jobs.counts('preview')).toMatchObject({ failed: 1, queued: 0 });
     expect(catalog.jobs.listFailed()).toEqual([expect.objectContaining({ kind: 'preview', assetId: a.id, error: 'unreadable: truncated JPEG' })]);
+    expect(catalog.jobs.listFailed({ sinceMs: Date.now() + 60_000 }), 'only failures since a moment').toEqual([]);
     expect(catalog.jobs.retryFailed('preview')).toBe(1);
     expect(catalog.jobs.claim(only('preview'))!.attempts).toBe(1);
   });

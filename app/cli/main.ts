@@ -331,7 +331,7 @@ interface DerivativeSummary {
 /** Works the job queue in this process until it is empty (or `signal` aborts), showing progress. */
 async function workQueue(engine: Engine, line: ProgressLine, signal: AbortSignal): Promise<DerivativeSummary> {
   const onProgress = (progress: QueueProgress): void => line.updateQueue(progress);
-  const failedBefore = new Set(engine.catalog.jobs.listFailed(100_000).map((job) => job.id));
+  const startedAt = Date.now();
   engine.jobs.on('progress', onProgress);
   engine.jobs.start();
   try {
@@ -345,10 +345,7 @@ async function workQueue(engine: Engine, line: ProgressLine, signal: AbortSignal
   return {
     finished: !signal.aborted,
     made: Object.fromEntries(progress.kinds.map((kind) => [kind.kind, kind.done])),
-    failed: engine.catalog.jobs
-      .listFailed(1000)
-      .filter((job) => !failedBefore.has(job.id))
-      .map((job) => ({ kind: job.kind, path: job.path, error: job.error })),
+    failed: engine.catalog.jobs.listFailed({ limit: 1000, sinceMs: startedAt }).map((job) => ({ kind: job.kind, path: job.path, error: job.error })),
   };
 }
 
