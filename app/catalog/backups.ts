@@ -1,7 +1,7 @@
 import Sqlite from 'better-sqlite3';
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { syncDirectory, tempPathFor } from '../fs/durable-files.ts';
+import { fileExists, syncDirectory, tempPathFor } from '../fs/durable-files.ts';
 import { AppError, toAppError } from '../shared/errors.ts';
 import type { Catalog } from './catalog.ts';
 import { catalogPath, KEEPSAKE_DIR } from './database.ts';
@@ -107,7 +107,7 @@ export async function restoreCatalog(libraryRoot: string, backupFile: string, op
       await handle.close();
     }
     let replaced: string | null = null;
-    if (await exists(target)) {
+    if (await fileExists(target)) {
       replaced = `${target}.before-restore-${(options.now ?? new Date()).toISOString().replace(/[:.]/g, '-')}`;
       await rename(target, replaced);
     }
@@ -138,14 +138,5 @@ function checkFile(file: string): string | null {
     return error instanceof Error ? error.message : String(error);
   } finally {
     db?.close();
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
-    return true;
-  } catch {
-    return false;
   }
 }

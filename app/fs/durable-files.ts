@@ -1,4 +1,4 @@
-import { open, rename } from 'node:fs/promises';
+import { access, open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Suffix of files being written; a crash leaves them behind and the next import removes them. */
@@ -37,4 +37,12 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array): 
   }
   await rename(temp, file);
   await syncDirectory(path.dirname(file));
+}
+
+/** Whether a path exists (and can be seen by this process). */
+export async function fileExists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
 }

@@ -1,4 +1,4 @@
-import { access, mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { NewAsset } from '../catalog/assets.repo.ts';
@@ -14,6 +14,7 @@ import { MEDIA_EXTENSIONS, sniffFormat } from './formats.ts';
 import { DEFAULT_RENAME_TEMPLATE, RenameTemplate } from './rename-template.ts';
 import type { ScannedFile, ScannedSource } from './source-scanner.ts';
 import { copyVerified, isTempFile, writeFileAtomic } from './verified-copy.ts';
+import { fileExists } from '../fs/durable-files.ts';
 
 /** Reads what a media file says about itself; failures are reported, never fatal to an import. */
 export interface MetadataSource {
@@ -414,7 +415,7 @@ export class ImportService {
     context: RunContext,
   ): Promise<{ hash: ContentHash; size: number; copiedBytes: number }> {
     const candidates = backup ? [destination, backup] : [destination];
-    const present = await Promise.all(candidates.map(exists));
+    const present = await Promise.all(candidates.map(fileExists));
     let sourceHash = known;
     if (sourceHash === null && present.some(Boolean)) sourceHash = (await hashFile(file.path, { signal: context.signal })).hash;
     const targets: string[] = [];
@@ -475,8 +476,8 @@ export class ImportService {
     for (let attempt = 1; ; attempt += 1) {
       const candidate = path.join(context.eventDir, attempt === 1 ? name : `${base}-${attempt}${extension}`);
       const relative = path.relative(this.deps.libraryRoot, candidate);
-      const backupTaken = context.backupDir !== null && (await exists(path.join(context.backupDir, context.event.folder, path.basename(candidate))));
-      if (backupTaken || (await exists(candidate))) continue;
+      const backupTaken = context.backupDir !== null && (await fileExists(path.join(context.backupDir, context.event.folder, path.basename(candidate))));
+      if (backupTaken || (await fileExists(candidate))) continue;
       // No await between the check and the claim: the reservation is atomic for every import of this library.
       const claimed = catalog.transaction(() => {
         if (catalog.imports.isReserved(relative)) return false;
@@ -512,7 +513,7 @@ export class ImportService {
       const extension = path.extname(name);
       const base = name.slice(0, name.length - extension.length);
       const taken = new Set([...planned.values()].map((planPath) => path.basename(planPath)));
-      for (let attempt = 2; taken.has(name) || (await exists(path.join(eventDir, name))); attempt += 1) {
+      for (let attempt = 2; taken.has(name) || (await fileExists(path.join(eventDir, name))); attempt += 1) {
         name = `${base}-${attempt}${extension}`;
       }
       const destination = path.relative(this.deps.libraryRoot, path.join(eventDir, name));
@@ -544,7 +545,7 @@ export class ImportService {
     if (appError.code === 'disk-full') {
       throw new ImportHalted(new AppError('disk-full', `The destination disk is full (${appError.message}). Free some space and run the import again: it resumes where it stopped.`));
     }
-    if (!(await exists(context.session.source))) {
+    if (!(await fileExists(context.session.source))) {
       throw new ImportHalted(new AppError('io', `The source ${context.session.source} is no longer available (was the card pulled out?). Put it back and run the import again: it resumes where it stopped.`));
     }
     return this.fail(item, appError.message);
@@ -663,13 +664,6 @@ async function resolveSource(source: string): Promise<string> {
     if (isAppError(error)) throw error;
     throw new AppError('not-found', `The source ${source} does not exist or cannot be read (is the card inserted?).`, { cause: error });
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 async function removeTempFiles(directories: readonly string[]): Promise<void> {
