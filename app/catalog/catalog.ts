@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { Worker } from 'node:worker_threads';
 import { AppError } from '../shared/errors.ts';
 import { AssetsRepo } from './assets.repo.ts';
+import { CloudRepo } from './cloud.repo.ts';
 import { catalogPath, damageReport, openDatabase, type OpenDatabaseOptions } from './database.ts';
 import { EventsRepo } from './events.repo.ts';
 import { ImportsRepo } from './imports.repo.ts';
@@ -21,6 +22,8 @@ export class Catalog {
   readonly jobs: JobsRepo;
   readonly library: LibraryRepo;
   readonly search: SearchRepo;
+  /** Publications, the objects in the bucket and multipart uploads in flight. */
+  readonly cloud: CloudRepo;
 
   /**
    * Resolves with the damage report, or null, once the integrity check is done: at once for catalogs checked
@@ -47,6 +50,7 @@ export class Catalog {
     this.jobs = new JobsRepo(db);
     this.library = new LibraryRepo(db);
     this.search = new SearchRepo(db, this.library);
+    this.cloud = new CloudRepo(db);
   }
 
   /** Opens the catalog of the library at `libraryRoot`, creating it unless `create` is false. */
