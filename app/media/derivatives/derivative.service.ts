@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Catalog } from '../../catalog/catalog.ts';
 import type { Asset } from '../../shared/domain.ts';
-import { AppError } from '../../shared/errors.ts';
+import { AppError, isAppError } from '../../shared/errors.ts';
 import type { AssetId } from '../../shared/ids.ts';
 import { derivativePath, type DerivativeVariant } from './derivative-paths.ts';
 import type { PhotoPipeline } from './photo-derivatives.ts';
@@ -39,6 +39,9 @@ export class DerivativeService {
   private readonly libraryRoot: string;
   private readonly photos: PhotoPipeline;
   private readonly video: VideoMaker;
+  // One maker per asset and kind at a time: the thumbnail job and a publish (or the media protocol) asking
+  // for the same preview share one encode instead of racing on the same temp file.
+  private readonly inFlight = new Map<string, Promise<void>>();
 
   constructor(deps: { catalog: Catalog; libraryRoot: string; photos: PhotoPipeline; video: VideoMaker }) {
     this.catalog = deps.catalog;
@@ -72,7 +75,9 @@ export class DerivativeService {
     if (asset.kind !== 'video') return 'valid';
     const proxyPath = this.pathOf(asset, 'proxy');
     if (await isWhole(proxyPath)) return 'valid';
-    await this.video.makeVideoProxy({ source: this.sourceOf(asset), proxyPath, ...signalOf(options), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    await this.once(`proxy:${asset.id}`, options, async () => {
+      await this.video.makeVideoProxy({ source: this.sourceOf(asset), proxyPath, ...signalOf(options), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    });
     return 'made';
   }
 
@@ -90,7 +95,27 @@ export class DerivativeService {
     return file;
   }
 
-  private async remakeThumbs(asset: Asset, options: MakeOptions): Promise<void> {
+  private remakeThumbs(asset: Asset, options: MakeOptions): Promise<void> {
+    return this.once(`thumbs:${asset.id}`, options, () => this.makeThumbFiles(asset, options));
+  }
+
+  private async once(key: string, options: MakeOptions, make: () => Promise<void>): Promise<void> {
+    const running = this.inFlight.get(key);
+    if (running) {
+      try {
+        return await running;
+      } catch (error) {
+        // The one we waited for was cancelled by its own caller, not by us: make it ourselves.
+        if (!isAppError(error, 'cancelled') || options.signal?.aborted) throw error;
+        return this.once(key, options, make);
+      }
+    }
+    const made = make().finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, made);
+    return made;
+  }
+
+  private async makeThumbFiles(asset: Asset, options: MakeOptions): Promise<void> {
     const thumbPath = this.pathOf(asset, 'thumb');
     const source = this.sourceOf(asset);
     if (asset.kind === 'video') {
