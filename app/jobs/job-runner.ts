@@ -157,9 +157,9 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
     this.wake?.();
   }
 
-  /** Resolves once no job of the runner's kinds is queued or running, in any process. */
-  async whenIdle(): Promise<void> {
-    while (!this.isIdle()) {
+  /** Resolves once no job of the runner's kinds (or of `kinds`) is queued or running, in any process. */
+  async whenIdle(kinds?: readonly string[]): Promise<void> {
+    while (!this.isIdle(kinds)) {
       await new Promise<void>((resolve) => {
         const done = (): void => {
           clearTimeout(timer);
@@ -212,9 +212,11 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
     return { paused: this.paused, kinds };
   }
 
-  private isIdle(): boolean {
+  private isIdle(kinds?: readonly string[]): boolean {
     const counts = this.catalog.jobs.countsByKind();
-    return Object.keys(this.kinds).every((kind) => (counts[kind]?.queued ?? 0) + (counts[kind]?.running ?? 0) === 0) && this.running.size === 0;
+    const watched = kinds ?? Object.keys(this.kinds);
+    const mineRunning = kinds ? [...this.running.values()].some((entry) => kinds.includes(entry.job.kind)) : this.running.size > 0;
+    return watched.every((kind) => (counts[kind]?.queued ?? 0) + (counts[kind]?.running ?? 0) === 0) && !mineRunning;
   }
 
   private async work(): Promise<void> {
