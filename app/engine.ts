@@ -3,6 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from './catalog/catalog.ts';
 import { KEEPSAKE_DIR } from './catalog/database.ts';
+import { CloudService } from './cloud/cloud.service.ts';
+import type { CredentialsProvider } from './cloud/credentials.ts';
+import type { QuotaReserver } from './cloud/publisher.ts';
+import { loadCloudSettings, type CloudSettings } from './cloud/settings.ts';
 import { ImportService } from './ingest/import.service.ts';
 import { RosterImporter } from './ingest/roster.ts';
 import { scanSource } from './ingest/source-scanner.ts';
@@ -32,6 +36,8 @@ export interface Engine {
   readonly jobs: JobRunner;
   /** Watches for camera cards being mounted; emits `card` so the UI can offer an import. Not started until asked. */
   readonly volumes: VolumeWatcher;
+  /** Publishing to the bucket, uploads, lifecycle and catalog backups; usable once the library has cloud settings. */
+  readonly cloud: CloudService;
   readonly log: Logger;
   close(): Promise<void>;
 }
@@ -43,6 +49,14 @@ export interface EngineOptions {
   create?: boolean;
   /** Where log lines go; by default `<library>/.keepsake/logs/engine.log`. */
   logSink?: LogSink;
+  /** Where the store's access key comes from (default: the environment). */
+  credentials?: CredentialsProvider;
+  /** The sync service's quota reservations; without one, publishing goes to the bucket alone. */
+  quota?: QuotaReserver | null;
+  /** Cloud settings of this process over the stored ones (the CLI's `--limit-kbps`). */
+  cloudOverrides?: Partial<CloudSettings>;
+  /** Uploader retry timing (tests shorten it). */
+  uploaderTiming?: { maxRetries?: number; backoffMs?: number; offlineProbeMs?: number };
 }
 
 /** The composition root: opens a library's catalog and wires every service to it. */
@@ -59,6 +73,18 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const volumes = new VolumeWatcher();
   const heic = new HeicDecoder({ maxPixels: MAX_INPUT_PIXELS });
   const derivatives = new DerivativeService({ catalog, libraryRoot, photos: new PhotoPipeline({ heic }), video });
+  const cloud = new CloudService({
+    catalog,
+    libraryRoot,
+    derivatives,
+    log: log.child('cloud'),
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+    quota: options.quota ?? null,
+    ...(options.cloudOverrides ? { overrides: options.cloudOverrides } : {}),
+    ...(options.uploaderTiming ? { uploader: options.uploaderTiming } : {}),
+  });
+  // Files sent at once; each file's parts share the uploader's request slots.
+  const uploadConcurrency = (catalog.readOnly ? null : loadCloudSettingsSafely(catalog))?.concurrency ?? 4;
   const jobs = new JobRunner({
     catalog,
     log: log.child('jobs'),
@@ -70,9 +96,12 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
         concurrency: 1,
         run: (job, context) => derivatives.makeProxy(job.assetId!, { signal: context.signal, onProgress: context.progress }).then(() => undefined),
       },
+      publish: { concurrency: uploadConcurrency, run: (job, context) => cloud.publisher.runPublishJob(job, context) },
+      manifest: { concurrency: 1, run: (job, context) => cloud.publisher.runManifestJob(job, context) },
     },
     onAssetFailure: (job, error) => {
-      if (job.assetId === null) return;
+      // Only a derivative's failure says something about the file; a publish failure is about the store.
+      if (job.assetId === null || (job.kind !== 'thumbs' && job.kind !== 'proxy')) return;
       if (error.code === 'not-found') catalog.assets.setStatus(job.assetId, 'missing', error.message);
       else catalog.assets.setStatus(job.assetId, 'unreadable', `unreadable: ${error.message}`);
     },
@@ -87,14 +116,25 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
     derivatives,
     jobs,
     volumes,
+    cloud,
     async close() {
       await volumes.stop();
       await jobs.stop();
+      cloud.close();
       await heic.close();
       catalog.close();
       if ('flush' in sink && typeof sink.flush === 'function') await (sink.flush as () => Promise<void>)();
     },
   };
+}
+
+function loadCloudSettingsSafely(catalog: Catalog): CloudSettings | null {
+  try {
+    return loadCloudSettings(catalog.library);
+  } catch {
+    // Invalid settings are reported when publishing; they must not keep the library from opening.
+    return null;
+  }
 }
 
 /**

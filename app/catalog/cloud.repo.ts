@@ -115,7 +115,7 @@ export class CloudRepo {
   }
 
   /** Queues the rewrite of an event's manifest, once: a manifest already queued will see every change. */
-  queueManifest(eventId: EventId, delayMs = 1000): void {
+  queueManifest(eventId: EventId, delayMs = 250): void {
     const time = now();
     const payload = JSON.stringify({ eventId });
     this.db
