@@ -7,6 +7,17 @@ import { openEngine, resolveLibraryPath, type Engine } from '../engine.ts';
 import type { ImportReport } from '../ingest/import.service.ts';
 import { AppError, toAppError, type ErrorCode } from '../shared/errors.ts';
 import type { QueueProgress } from '../jobs/job-runner.ts';
+import { cliCredentials } from '../cloud/credentials.ts';
+import {
+  cloudBackupCommand,
+  cloudCommand,
+  cloudOverrides,
+  cloudRestoreCommand,
+  publishCommand,
+  unpublishCommand,
+  uploadsCommand,
+  type CloudValues,
+} from './cloud.commands.ts';
 import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
 import { runWatchCommand } from './watch.command.ts';
 
@@ -43,7 +54,24 @@ Commands:
         [--wait]                  work the job queue here until it is empty, then report
   roster import <csv>             import a class roster (name, class, family email, consent columns)
   backup [--to DIR] [--keep N]    an online backup of the catalog (default: .keepsake/backups, newest 10 kept)
+        [--cloud]                 …and upload it to the bucket, keeping the newest N there
   restore <backup.db>             put a backup in place of the catalog (the current one is kept beside it)
+  restore --cloud [KEY]           …from the bucket: the newest backup of this library, or KEY
+  publish <event>                 send an event's thumbnails, previews, posters and proxies to the bucket
+        [--originals]             also stripped copies of the originals (if the school's plan allows)
+        [--limit-kbps N]          bandwidth limit for this run (KB/s)
+        [--no-wait]               queue the uploads and return (keepsake start or status --wait sends them)
+  unpublish <event>               remove an event's objects from the bucket
+  uploads [--watch]               the upload queue: in flight, queued, failed
+  uploads pause|resume|cancel     pause, resume or cancel the uploads of every process on this library
+  cloud config [--bucket B] [--school ID] [--endpoint URL] [--region R] [--path-style]
+        [--allow-originals] [--storage-class STANDARD_IA] [--concurrency N] [--part-size-mib N]
+        [--limit-kbps N] [--checksums auto|off]
+                                  where and how to publish (credentials: $KEEPSAKE_S3_ACCESS_KEY_ID and
+                                  $KEEPSAKE_S3_SECRET_ACCESS_KEY, or --profile NAME of ~/.aws/credentials)
+  cloud check                     check the bucket and the credentials
+  cloud lifecycle --archive-after-days N [--archive-class GLACIER]
+                                  archive originals after N days; abort unfinished uploads after 7 days
   start                           open the library and offer to import camera cards as they are inserted
   watch                           catalogue files dropped into event folders as they arrive
 
@@ -72,9 +100,25 @@ const OPTIONS = {
   keep: { type: 'string' },
   wait: { type: 'boolean', default: false },
   'no-wait': { type: 'boolean', default: false },
+  cloud: { type: 'boolean', default: false },
+  profile: { type: 'string' },
+  originals: { type: 'boolean', default: false },
+  'limit-kbps': { type: 'string' },
+  endpoint: { type: 'string' },
+  region: { type: 'string' },
+  bucket: { type: 'string' },
+  'path-style': { type: 'boolean' },
+  school: { type: 'string' },
+  'allow-originals': { type: 'boolean' },
+  'storage-class': { type: 'string' },
+  concurrency: { type: 'string' },
+  'part-size-mib': { type: 'string' },
+  checksums: { type: 'string' },
+  'archive-after-days': { type: 'string' },
+  'archive-class': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
-type Values = {
+type Values = CloudValues & {
   library?: string;
   json: boolean;
   help: boolean;
@@ -91,6 +135,8 @@ type Values = {
   keep?: string;
   wait: boolean;
   'no-wait': boolean;
+  cloud: boolean;
+  profile?: string;
 };
 
 /** Where the CLI writes; injectable so tests can read what a person would see. */
@@ -144,9 +190,19 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         if (args[0] !== 'import' || !args[1]) throw new AppError('invalid-input', 'Usage: keepsake roster import <file.csv>');
         return await withEngine(values, { create: false }, (engine) => rosterImport(engine, args[1]!, json, io));
       case 'backup':
+        if (values.cloud) return await withEngine(values, { create: false }, (engine) => cloudBackupCommand(engine, values, io, EXIT));
         return await withEngine(values, { create: false }, (engine) => backupCommand(engine, values, io));
       case 'restore':
+        if (values.cloud) return await cloudRestoreCommand(args[0], values, io, EXIT);
         return await restoreCommand(args[0], values, io);
+      case 'publish':
+        return await withEngine(values, { create: false }, (engine) => publishCommand(engine, args, values, io, EXIT));
+      case 'unpublish':
+        return await withEngine(values, { create: false }, (engine) => unpublishCommand(engine, args, values, io, EXIT));
+      case 'uploads':
+        return await withEngine(values, { create: false }, (engine) => uploadsCommand(engine, args, values, io, EXIT));
+      case 'cloud':
+        return await withEngine(values, { create: false }, (engine) => cloudCommand(engine, args, values, io, EXIT));
       case 'start':
         return await withEngine(values, { create: true }, (engine) => start(engine, io));
       case 'watch':
@@ -184,6 +240,10 @@ function exitFor(code: ErrorCode): number {
       return EXIT.usage;
     case 'not-found':
       return EXIT.notFound;
+    case 'forbidden':
+    case 'unauthorized':
+    case 'quota-exceeded':
+      return EXIT.usage;
     case 'cancelled':
       return EXIT.cancelled;
     case 'disk-full':
@@ -200,12 +260,27 @@ async function withEngine(values: Values, options: { create: boolean }, run: (en
   if (!options.create && !(await access(catalogPath(libraryPath)).then(() => true, () => false))) {
     throw new AppError('not-found', `There is no Keepsake library at ${libraryPath}. Create one with "keepsake init ${libraryPath}" or choose one with --library.`);
   }
-  const engine = await openEngine({ libraryPath, create: options.create });
+  const engine = await openEngine({
+    libraryPath,
+    create: options.create,
+    credentials: cliCredentials(values.profile),
+    cloudOverrides: cloudOverrides(values),
+    ...uploaderTimingFromEnv(),
+  });
   try {
     return await run(engine);
   } finally {
     await engine.close();
   }
+}
+
+/** `KEEPSAKE_UPLOAD_BACKOFF_MS` / `KEEPSAKE_UPLOAD_RETRIES`: the uploader's retry timing, for slow links and tests. */
+function uploaderTimingFromEnv(env: NodeJS.ProcessEnv = process.env): { uploaderTiming?: { backoffMs?: number; maxRetries?: number; offlineProbeMs?: number } } {
+  const timing: { backoffMs?: number; maxRetries?: number; offlineProbeMs?: number } = {};
+  if (env.KEEPSAKE_UPLOAD_BACKOFF_MS) timing.backoffMs = Number(env.KEEPSAKE_UPLOAD_BACKOFF_MS);
+  if (env.KEEPSAKE_UPLOAD_RETRIES) timing.maxRetries = Number(env.KEEPSAKE_UPLOAD_RETRIES);
+  if (env.KEEPSAKE_UPLOAD_PROBE_MS) timing.offlineProbeMs = Number(env.KEEPSAKE_UPLOAD_PROBE_MS);
+  return Object.keys(timing).length > 0 ? { uploaderTiming: timing } : {};
 }
 
 async function init(dir: string | undefined, values: Values, io: Io): Promise<number> {

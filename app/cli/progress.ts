@@ -1,4 +1,5 @@
 import type { ImportProgress } from '../ingest/import.service.ts';
+import type { UploadProgress } from '../cloud/uploader.ts';
 import type { QueueProgress } from '../jobs/job-runner.ts';
 
 /** 1536 → "1.5 KB": decimal units, as file managers show sizes. */
@@ -67,6 +68,19 @@ export class ProgressLine {
     else if (force || performance.now() - this.lastPlain > 2000) {
       this.lastPlain = performance.now();
       this.io.err(`jobs: ${text}\n`);
+    }
+  }
+
+  /** Shows the uploads' progress: files, bytes, rate and ETA, and whether they wait (paused, offline). */
+  updateUploads(progress: UploadProgress, force = false): void {
+    const state = progress.offline ? 'offline, waiting for the network  ' : progress.paused ? 'paused  ' : '';
+    const text =
+      `${state}${progress.filesDone}/${progress.filesTotal} files  ${formatBytes(progress.bytesSent)}/${formatBytes(progress.bytesTotal)}` +
+      `${progress.rate > 0 ? `  ${formatBytes(progress.rate)}/s` : ''}${progress.etaSec !== null && progress.rate > 0 ? `  ETA ${formatDuration(progress.etaSec)}` : ''}`;
+    if (this.io.isTTY) this.draw(`upload: ${text}`);
+    else if (force || performance.now() - this.lastPlain > 2000) {
+      this.lastPlain = performance.now();
+      this.io.err(`upload: ${text}\n`);
     }
   }
 
