@@ -106,6 +106,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
       else catalog.assets.setStatus(job.assetId, 'unreadable', `unreadable: ${error.message}`);
     },
   });
+  cloud.attachRunner(jobs);
   return {
     libraryRoot,
     catalog,

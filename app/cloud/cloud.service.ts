@@ -64,6 +64,7 @@ export class CloudService {
   private readonly overrides: Partial<CloudSettings>;
   private readonly uploaderOptions: CloudServiceOptions['uploader'];
   private connectionValue: CloudConnection | null = null;
+  private runner: { cancel(kind: string): void } | null = null;
 
   constructor(options: CloudServiceOptions) {
     this.catalog = options.catalog;
@@ -80,6 +81,11 @@ export class CloudService {
       quota: options.quota ?? null,
       log: this.log.child('publish'),
     });
+  }
+
+  /** The job runner of this process, so a cancel here stops its uploads at once (others notice through their leases). */
+  attachRunner(runner: { cancel(kind: string): void }): void {
+    this.runner = runner;
   }
 
   /** Whether the library has cloud settings. */
@@ -146,8 +152,10 @@ export class CloudService {
   async cancel(signal?: AbortSignal): Promise<{ jobs: number; aborted: number }> {
     const before = this.catalog.jobs.countsByKind();
     const jobs = (['publish', 'manifest'] as const).reduce((n, kind) => n + (before[kind]?.queued ?? 0) + (before[kind]?.running ?? 0), 0);
-    this.catalog.jobs.cancel('publish');
-    this.catalog.jobs.cancel('manifest');
+    for (const kind of ['publish', 'manifest']) {
+      if (this.runner) this.runner.cancel(kind);
+      else this.catalog.jobs.cancel(kind);
+    }
     let aborted = 0;
     for (const upload of this.catalog.cloud.listUploads()) {
       await this.abortTracked(upload, signal);

@@ -243,6 +243,29 @@ describe('publishing an event', () => {
     expect((await readFile(original)).length).toBeGreaterThan(10_000);
   });
 
+  it('cancels the uploads in flight at once; the assets stay to publish, and the next publish sends them', async () => {
+    const r = await rig();
+    const preview = (q: { op: string; key?: string | undefined }) => q.op === 'PutObject' && (q.key ?? '').endsWith('/preview.jpg');
+    const removeHold = r.proxy.addFault({ match: preview, action: { kind: 'hold' } });
+    await r.engine.cloud.publisher.publish(r.eventId as never);
+    r.engine.jobs.start();
+    await r.proxy.waitFor(preview, { timeoutMs: 20_000 });
+    const cancelled = await r.engine.cloud.cancel();
+    expect(cancelled.jobs).toBeGreaterThan(0);
+    await r.engine.jobs.whenIdle(['publish', 'manifest']);
+    removeHold();
+    r.proxy.releaseHeld();
+    expect(r.engine.cloud.status().queue).toMatchObject({ queued: 0, running: 0 });
+    const counts = r.engine.catalog.cloud.publicationCounts(r.eventId as never);
+    expect(counts.published).toBeLessThan(4);
+    expect(counts.new).toBe(4 - counts.published);
+
+    const again = await r.engine.cloud.publisher.publish(r.eventId as never);
+    expect(again.queued).toBe(4 - counts.published);
+    await r.run();
+    expect(r.engine.catalog.cloud.publicationCounts(r.eventId as never).published).toBe(4);
+  });
+
   it('asks the sync service for room first, and queues nothing when the school is out of quota', async () => {
     const asked: number[] = [];
     const full = await rig({
