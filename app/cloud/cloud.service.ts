@@ -15,7 +15,7 @@ import { cliCredentials, type CredentialsProvider } from './credentials.ts';
 import { ObjectStore, StoreError, VARIANT_TAG } from './object-store.ts';
 import { Publisher, type QuotaReserver } from './publisher.ts';
 import { loadCloudSettings, requireCloudSettings, saveCloudSettings, type CloudSettings } from './settings.ts';
-import { fingerprintFile, Uploader, type UploaderOptions } from './uploader.ts';
+import { Uploader, type UploaderOptions } from './uploader.ts';
 
 const PAUSED_KEY = 'uploads.paused';
 /** Multipart uploads nobody here tracks are aborted once this old (the lifecycle rule's 7 days, by default). */
@@ -250,7 +250,7 @@ export class CloudService {
     const { store, uploader } = this.connection();
     const local = await backupCatalog(this.catalog, defaultBackupDir(this.libraryRoot), { ...(options.now ? { now: options.now } : {}) });
     const key = `${this.backupPrefix()}${path.basename(local.file)}`;
-    const fingerprint = await fingerprintFile(local.file, options.signal);
+    const fingerprint = await uploader.fingerprint(local.file, options.signal);
     await uploader.upload({ file: local.file, key, fingerprint, contentType: 'application/vnd.sqlite3', assetId: null, eventId: null, variant: 'catalog-backup', signal: options.signal });
     const keep = options.keep ?? DEFAULT_BACKUPS_KEPT;
     const all = (await store.list(this.backupPrefix(), options.signal)).map((o) => o.key).sort().reverse();

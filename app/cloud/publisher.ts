@@ -13,7 +13,7 @@ import type { AssetId, EventId } from '../shared/ids.ts';
 import { VARIANT_TAG, type ObjectStore } from './object-store.ts';
 import type { CloudSettings } from './settings.ts';
 import { canStripOriginal, stripOriginal } from './strip-original.ts';
-import { fingerprintFile, type Uploader } from './uploader.ts';
+import type { Uploader } from './uploader.ts';
 
 /** What goes to the bucket for an asset. */
 export type PublishedVariant = DerivativeVariant | 'original';
@@ -216,7 +216,7 @@ export class Publisher {
     }
     for (const [i, variant] of variants.entries()) {
       const file = variant === 'original' ? await this.strippedOriginal(asset, context.signal) : await this.derivatives.ensure(asset.id, variant, { signal: context.signal });
-      const fingerprint = await fingerprintFile(file, context.signal);
+      const fingerprint = await uploader.fingerprint(file, context.signal);
       const key = this.keyOf(event, asset, variant);
       await uploader.upload({
         file,
@@ -270,7 +270,7 @@ export class Publisher {
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `manifest-${eventId}.json`);
     await writeFileAtomic(file, `${JSON.stringify(manifest, null, 1)}\n`);
-    const fingerprint = await fingerprintFile(file, context.signal);
+    const fingerprint = await uploader.fingerprint(file, context.signal);
     await uploader.upload({ file, key, fingerprint, contentType: 'application/json', assetId: null, eventId, variant: 'manifest', signal: context.signal });
   }
 

@@ -1,7 +1,9 @@
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+// Slices through a limit are small so the rate is smooth; without one they are large so a part costs few writes.
 const SLICE = 64 * 1024;
+const UNLIMITED_SLICE = 1024 * 1024;
 
 /**
  * A token bucket shared by every request of an uploader: at most `rate` bytes per second leave, with a
@@ -60,10 +62,17 @@ export class Throttle {
 export function throttledBody(bytes: Buffer, throttle: Throttle, onSent: (n: number) => void, signal?: AbortSignal): Readable {
   let offset = 0;
   return new Readable({
-    highWaterMark: SLICE,
+    highWaterMark: UNLIMITED_SLICE,
     read() {
       if (offset >= bytes.length) {
         this.push(null);
+        return;
+      }
+      if (throttle.bytesPerSecond === null) {
+        const slice = bytes.subarray(offset, Math.min(bytes.length, offset + UNLIMITED_SLICE));
+        offset += slice.length;
+        onSent(slice.length);
+        this.push(slice);
         return;
       }
       const slice = bytes.subarray(offset, Math.min(bytes.length, offset + SLICE));

@@ -10,27 +10,76 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { AppError, toAppError } from '../shared/errors.ts';
 import type { AssetId, EventId } from '../shared/ids.ts';
 import { isMd5Etag, StoreError, type ObjectStore, type RequestBody } from './object-store.ts';
-import { partSizeFor, type CloudSettings } from './settings.ts';
+import { MIN_PART_SIZE, partSizeFor, type CloudSettings } from './settings.ts';
 import { Throttle, throttledBody } from './throttle.ts';
 
 const MiB = 1024 * 1024;
 // A file up to this size goes in one PutObject (and is read into memory once); larger ones go in parts.
 const SINGLE_PUT_MAX = 64 * MiB;
+const DEFAULT_PART_SIZE = 16 * MiB;
 const PROGRESS_INTERVAL_MS = 250;
 const RATE_WINDOW_MS = 5000;
 
-/** A file's identity for publishing: our hash (the dedup key and object metadata) and the MD5 S3 checks. */
+/**
+ * A file's identity for publishing: our hash (the dedup key and object metadata) and the MD5s S3 checks:
+ * of the whole file when it goes in one request, else of each part (so no byte is hashed twice).
+ */
 export interface Fingerprint {
   hash: string;
-  md5: string;
   size: number;
+  /** MD5 of the whole file, for a file sent in one PutObject; null for one sent in parts. */
+  md5: string | null;
+  /** For a file sent in parts: the part size and each part's MD5. */
+  partSize: number | null;
+  partMd5s: string[] | null;
 }
 
-/** Reads a file once for both hashes. */
-export async function fingerprintFile(file: string, signal?: AbortSignal): Promise<Fingerprint> {
-  const md5 = createHash('md5');
-  const { hash, size } = await readHashed(file, { ...(signal ? { signal } : {}), onChunk: (chunk) => void md5.update(chunk) });
-  return { hash, md5: md5.digest('hex'), size };
+/** The largest file sent in one PutObject for a preferred part size. */
+export function singlePutLimit(preferredPartSize: number): number {
+  return Math.min(SINGLE_PUT_MAX, Math.max(preferredPartSize, MIN_PART_SIZE));
+}
+
+/**
+ * Reads a file once for its hash and the MD5s its upload will need (see {@link Fingerprint}).
+ * `preferredPartSize` must be the uploader's (the default is the settings' default, 16 MiB).
+ */
+export async function fingerprintFile(file: string, options: { preferredPartSize?: number; signal?: AbortSignal } = {}): Promise<Fingerprint> {
+  const preferred = options.preferredPartSize ?? DEFAULT_PART_SIZE;
+  let expected: number;
+  try {
+    expected = (await stat(file)).size;
+  } catch (error) {
+    throw toAppError(error, file);
+  }
+  const whole = expected <= singlePutLimit(preferred);
+  const partSize = whole ? null : partSizeFor(expected, preferred);
+  const partMd5s: string[] = [];
+  let md5 = createHash('md5');
+  let inPart = 0;
+  const { hash, size } = await readHashed(file, {
+    ...(options.signal ? { signal: options.signal } : {}),
+    onChunk: (chunk) => {
+      if (partSize === null) {
+        md5.update(chunk);
+        return;
+      }
+      let offset = 0;
+      while (offset < chunk.length) {
+        const take = Math.min(chunk.length - offset, partSize - inPart);
+        md5.update(chunk.subarray(offset, offset + take));
+        offset += take;
+        inPart += take;
+        if (inPart === partSize) {
+          partMd5s.push(md5.digest('hex'));
+          md5 = createHash('md5');
+          inPart = 0;
+        }
+      }
+    },
+  });
+  if (size !== expected) throw new AppError('conflict', `${file} changed size while it was being read; it will be read again.`);
+  if (partSize !== null && inPart > 0) partMd5s.push(md5.digest('hex'));
+  return { hash, size, md5: partSize === null ? md5.digest('hex') : null, partSize, partMd5s: partSize === null ? null : partMd5s };
 }
 
 /** One file to put in the bucket. */
@@ -61,7 +110,7 @@ export interface UploadResult {
   partsSent: number;
   partsResumed: number;
   /** How the bytes were verified. */
-  verifiedBy: 'etag-md5' | 'multipart-etag' | 'read-back' | 'metadata';
+  verifiedBy: 'etag-md5' | 'multipart-etag' | 'parts' | 'read-back' | 'metadata';
 }
 
 /** Progress of the uploads in this process: per file and overall. */
@@ -121,6 +170,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   private readonly slots: Semaphore;
   // A part holds its bytes in memory from read to acknowledgement: this bounds them to concurrency × part size.
   private readonly partSlots: Semaphore;
+  private readonly buffers = new BufferPool();
   readonly throttle: Throttle;
   private pausedHere = false;
   private offlineWait: Promise<void> | null = null;
@@ -180,6 +230,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     this.bytesTotal = Math.max(0, this.bytesTotal - bytes);
   }
 
+  /** The fingerprint of a file as this uploader will send it (whole-file or per-part MD5s). */
+  fingerprint(file: string, signal?: AbortSignal): Promise<Fingerprint> {
+    return fingerprintFile(file, { preferredPartSize: this.preferredPartSize, ...(signal ? { signal } : {}) });
+  }
+
   /** Uploads one file; see the class comment. Throws an AppError (`cancelled`, `network`, `unauthorized`, …) when it cannot. */
   async upload(request: UploadRequest): Promise<UploadResult> {
     const { key, fingerprint } = request;
@@ -196,9 +251,9 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     }
     this.active.set(key, { bytes: 0, total: fingerprint.size });
     try {
-      const result = fingerprint.size <= Math.min(SINGLE_PUT_MAX, Math.max(this.preferredPartSize, 5 * MiB))
-        ? await this.putWhole(request)
-        : await this.putInParts(request);
+      const whole = fingerprint.size <= singlePutLimit(this.preferredPartSize);
+      const md5 = fingerprint.md5 ?? (whole ? (await fingerprintFile(request.file, { preferredPartSize: this.preferredPartSize })).md5 : null);
+      const result = whole && md5 !== null ? await this.putWhole(request, md5) : await this.putInParts(request);
       this.filesDone += 1;
       return result;
     } finally {
@@ -209,18 +264,16 @@ export class Uploader extends EventEmitter<UploaderEvents> {
 
   // --- single PutObject ---------------------------------------------------------------------------
 
-  private async putWhole(request: UploadRequest): Promise<UploadResult> {
+  private async putWhole(request: UploadRequest, md5: string): Promise<UploadResult> {
     const { key, fingerprint } = request;
     const bytes = await readRange(request.file, 0, fingerprint.size);
-    const md5 = createHash('md5').update(bytes).digest('hex');
-    if (md5 !== fingerprint.md5) throw changedWhileReading(request);
     let sent = 0;
     const etag = await this.withChecksumFallback(async (useCrc) => {
       const out = await this.retrying(
         key,
         (signal) => {
           sent = 0;
-          const body = this.bodyFor(bytes, md5, useCrc, key, (n) => (sent += n), signal);
+          const body = this.bodyFor(bytes, md5, useCrc ? crc32Base64(bytes) : null, key, (n) => (sent += n), signal);
           return this.store.put(key, body, this.objectOptions(request, useCrc), signal);
         },
         request,
@@ -230,7 +283,12 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     });
     let verifiedBy: UploadResult['verifiedBy'] = 'etag-md5';
     if (isMd5Etag(etag)) {
-      if (etag !== md5) throw await this.rejectStored(request, `the store's ETag ${etag} is not the MD5 ${md5} of the bytes sent`);
+      if (etag !== md5) {
+        // Either the file changed after it was fingerprinted, or the bytes were damaged on the way.
+        const changed = createHash('md5').update(bytes).digest('hex') !== md5;
+        const error = await this.rejectStored(request, `the store's ETag ${etag} is not the MD5 ${md5} of the file`);
+        throw changed ? changedWhileReading(request) : error;
+      }
     } else {
       await this.readBack(request);
       verifiedBy = 'read-back';
@@ -352,28 +410,38 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   }
 
   private async sendPartHoldingSlot(record: UploadRecord, request: UploadRequest, partNumber: number): Promise<void> {
-    const { key } = request;
+    const { key, fingerprint } = request;
     const offset = (partNumber - 1) * record.partSize;
     const length = Math.min(record.partSize, record.size - offset);
-    const bytes = await readRange(request.file, offset, length);
-    const md5 = createHash('md5').update(bytes).digest('hex');
-    const crc = record.checksum === 'crc32' ? crc32Base64(bytes) : null;
-    let sent = 0;
-    const out = await this.retrying(
-      `${key} part ${partNumber}`,
-      (signal) => {
-        sent = 0;
-        const body = this.bodyFor(bytes, md5, crc !== null, key, (n) => (sent += n), signal);
-        return this.store.uploadPart(key, record.uploadId, partNumber, body, crc !== null, signal);
-      },
-      request,
-      () => this.unsend(key, sent),
-    );
-    if (out.etag !== null && isMd5Etag(out.etag) && out.etag !== md5) {
-      this.unsend(key, sent);
-      throw new StoreError('retry', 'network', `${key} part ${partNumber}: the store's ETag is not the MD5 of the bytes sent.`, undefined);
+    const buffer = this.buffers.take(record.partSize);
+    try {
+      const bytes = await readRange(request.file, offset, length, buffer);
+      const known = fingerprint.partSize === record.partSize ? fingerprint.partMd5s?.[partNumber - 1] : undefined;
+      const md5 = known ?? createHash('md5').update(bytes).digest('hex');
+      const crc = record.checksum === 'crc32' ? crc32Base64(bytes) : null;
+      for (let attempt = 1; ; attempt += 1) {
+        let sent = 0;
+        const out = await this.retrying(
+          `${key} part ${partNumber}`,
+          (signal) => {
+            sent = 0;
+            const body = this.bodyFor(bytes, md5, crc, key, (n) => (sent += n), signal);
+            return this.store.uploadPart(key, record.uploadId, partNumber, body, crc !== null, signal);
+          },
+          request,
+          () => this.unsend(key, sent),
+        );
+        if (out.etag === null || !isMd5Etag(out.etag) || out.etag === md5) {
+          this.catalog.cloud.addPart(record.id, { partNumber, size: length, etag: out.etag ?? md5, md5, crc32: crc });
+          return;
+        }
+        this.unsend(key, sent);
+        if (createHash('md5').update(bytes).digest('hex') !== md5) throw changedWhileReading(request);
+        if (attempt >= 3) throw new StoreError('retry', 'network', `${key} part ${partNumber}: the store's ETag is not the MD5 of the bytes sent.`, undefined);
+      }
+    } finally {
+      this.buffers.give(buffer);
     }
-    this.catalog.cloud.addPart(record.id, { partNumber, size: length, etag: out.etag ?? md5, md5, crc32: crc });
   }
 
   private async complete(record: UploadRecord, request: UploadRequest): Promise<void> {
@@ -394,9 +462,10 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     if (head.size !== request.fingerprint.size) throw await this.rejectStored(request, `the store holds ${head.size} bytes, not ${request.fingerprint.size}`);
     if (head.hash !== request.fingerprint.hash) throw await this.rejectStored(request, 'the object lost its hash metadata');
     const parts = this.catalog.cloud.partsOf(record.id);
-    const expected = multipartEtag(parts);
-    if (head.etag === expected) return 'multipart-etag';
-    if (head.etag === request.fingerprint.md5) return 'etag-md5';
+    if (head.etag === multipartEtag(parts)) return 'multipart-etag';
+    // A store whose object ETag is not S3's (s3rver gives the whole file's MD5): every part's ETag was the
+    // MD5 the store computed over the bytes it kept, and the size and part list are right.
+    if (parts.every((p) => p.etag === p.md5)) return 'parts';
     // Not an ETag we can check (encrypted with KMS, or a store with its own scheme): read it back.
     await this.readBack(request);
     return 'read-back';
@@ -542,7 +611,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     this.emit('checksums-off', why);
   }
 
-  private bodyFor(bytes: Buffer, md5Hex: string, useCrc: boolean, key: string, onSent: (n: number) => void, signal: AbortSignal | undefined): RequestBody {
+  private bodyFor(bytes: Buffer, md5Hex: string, crc: string | null, key: string, onSent: (n: number) => void, signal: AbortSignal | undefined): RequestBody {
     return {
       body: throttledBody(
         bytes,
@@ -555,7 +624,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       ),
       length: bytes.length,
       md5Base64: Buffer.from(md5Hex, 'hex').toString('base64'),
-      crc32Base64: useCrc ? crc32Base64(bytes) : null,
+      crc32Base64: crc,
     };
   }
 
@@ -646,7 +715,7 @@ function crc32Base64(bytes: Buffer): string {
   return out.toString('base64');
 }
 
-async function readRange(file: string, offset: number, length: number): Promise<Buffer> {
+async function readRange(file: string, offset: number, length: number, into?: Buffer): Promise<Buffer> {
   let handle;
   try {
     handle = await open(file, 'r');
@@ -654,7 +723,7 @@ async function readRange(file: string, offset: number, length: number): Promise<
     throw toAppError(error, file);
   }
   try {
-    const bytes = Buffer.allocUnsafe(length);
+    const bytes = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
     let read = 0;
     while (read < length) {
       const { bytesRead } = await handle.read(bytes, read, length - read, offset + read);
@@ -679,6 +748,21 @@ export async function sameSize(file: string, size: number): Promise<boolean> {
     return (await stat(file)).size === size;
   } catch {
     return false;
+  }
+}
+
+/** Part buffers reused from part to part (allocating 16 MiB per part costs garbage collection and memory). */
+class BufferPool {
+  private free: Buffer[] = [];
+
+  take(size: number): Buffer {
+    const i = this.free.findIndex((b) => b.length === size);
+    if (i >= 0) return this.free.splice(i, 1)[0]!;
+    return Buffer.allocUnsafeSlow(size);
+  }
+
+  give(buffer: Buffer): void {
+    if (this.free.length < 8) this.free.push(buffer);
   }
 }
 

@@ -37,7 +37,12 @@ export type FaultAction =
   /** Waits that long, then forwards. */
   | { kind: 'stall'; ms: number }
   /** Waits until {@link FaultProxy.releaseHeld}, then forwards. */
-  | { kind: 'hold' };
+  | { kind: 'hold' }
+  /**
+   * Forwards, then gives the client this ETag instead of the store's: a store whose ETags are not MD5s
+   * (SSE-KMS, some S3-compatible stores), or, with another MD5, bytes the store received damaged.
+   */
+  | { kind: 'etag'; etag: string };
 
 /** A fault applied to the next `times` requests that `match` (faults are tried in the order added). */
 export interface Fault {
@@ -171,10 +176,10 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       if (!released) return;
     }
     if (record.outcome === 'pending' || record.outcome === 'held') record.outcome = 'forwarded';
-    forward(req, res, record, action?.kind === 'drop' ? action.afterBytes : Infinity);
+    forward(req, res, record, action?.kind === 'drop' ? action.afterBytes : Infinity, action?.kind === 'etag' ? action.etag : undefined);
   }
 
-  function forward(req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, dropAfter: number): void {
+  function forward(req: IncomingMessage, res: ServerResponse, record: ProxiedRequest, dropAfter: number, etag?: string): void {
     if (dropAfter <= 0) {
       record.outcome = 'dropped';
       return void req.socket.destroy();
@@ -185,6 +190,7 @@ export async function startFaultProxy(target: ProxyTarget): Promise<FaultProxy> 
       record.status = response.statusCode;
       const responseHeaders: IncomingHttpHeaders = {};
       for (const [name, value] of Object.entries(response.headers)) if (!HOP_BY_HOP.has(name)) responseHeaders[name] = value;
+      if (etag !== undefined && responseHeaders.etag !== undefined) responseHeaders.etag = `"${etag}"`;
       res.writeHead(response.statusCode ?? 502, response.statusMessage, responseHeaders);
       response.pipe(res);
       response.on('error', () => res.destroy());
