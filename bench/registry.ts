@@ -20,4 +20,5 @@ export const BENCHES: readonly BenchEntry[] = [
   { name: 'video', module: './video.bench.ts', description: '720p H.264 proxy and poster of 1080p30 camera footage vs the ffmpeg CLI with the same arguments' },
   { name: 'thumbs', module: './thumbs.bench.ts', description: 'preview + thumbnail + placeholder vs vipsthumbnail, ImageMagick, djpeg; event-loop lag during an import' },
   { name: 'watch', module: './watch.bench.ts', description: 'watching event folders: ready time, RSS and inotify watches vs chokidar 5' },
+  { name: 'upload', module: './upload.bench.ts', description: 'S3 multipart uploads to s3rver vs rclone copy: throughput, part size × concurrency, peak RSS of a 5 GiB upload' },
 ];
