@@ -245,13 +245,16 @@ export class ObjectStore {
     return { etag: unquote(out.ETag) };
   }
 
-  /** Every part the store holds for an upload, following ListParts' pages. */
-  async listParts(key: string, uploadId: string, signal?: AbortSignal): Promise<ListedPart[]> {
+  /** Every part the store holds for an upload, following ListParts' pages (of `pageSize`, default the store's 1,000). */
+  async listParts(key: string, uploadId: string, signal?: AbortSignal, pageSize?: number): Promise<ListedPart[]> {
     const parts: ListedPart[] = [];
     let marker: string | undefined;
     for (;;) {
       const out = await this.call(`${key} (listing its parts)`, () =>
-        this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, ...(marker ? { PartNumberMarker: marker } : {}) }), { abortSignal: signal }),
+        this.client.send(
+          new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, ...(pageSize ? { MaxParts: pageSize } : {}), ...(marker ? { PartNumberMarker: marker } : {}) }),
+          { abortSignal: signal },
+        ),
       );
       for (const part of out.Parts ?? []) {
         if (part.PartNumber !== undefined && part.ETag) parts.push({ partNumber: part.PartNumber, etag: unquote(part.ETag)!, size: part.Size ?? -1 });

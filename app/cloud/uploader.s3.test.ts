@@ -150,9 +150,13 @@ describe('Uploader', () => {
     const upload = r.catalog.cloud.getUpload(request.key)!;
     r.catalog.cloud.removePart(upload.id, 2);
 
+    // The listing is followed page by page (the store's page is 1,000 parts; here 1).
+    const listed = await r.store.listParts(request.key, upload.uploadId, undefined, 1);
+    expect(listed.map((p) => p.partNumber)).toEqual([1, 2]);
+
     const result = await r.uploader().upload(request);
     expect(result).toMatchObject({ outcome: 'uploaded', partsResumed: 2, partsSent: 2 });
-    expect(r.proxy.count('ListParts')).toBe(1);
+    expect(r.proxy.count('ListParts')).toBe(3); // two pages of one above, then the resume's own
     expect(r.proxy.count('CreateMultipartUpload')).toBe(1);
     for (const part of [1, 2]) expect(r.proxy.requests.filter((q) => q.op === 'UploadPart' && q.partNumber === part && q.outcome === 'forwarded')).toHaveLength(1);
     expect(sha(await r.stored(request.key))).toBe(await fileSha(request.file));
