@@ -321,7 +321,7 @@ async function runImport(engine: Engine, args: string[], values: Values, io: Io)
     line.done();
     let derivatives: DerivativeSummary | null = null;
     if (derive && !values['no-wait'] && report.state !== 'cancelled' && report.state !== 'interrupted' && !controller.signal.aborted) {
-      derivatives = await workQueue(engine, line, controller.signal);
+      derivatives = await workQueue(engine, line, controller.signal, DERIVATIVE_KINDS);
     }
     if (values.json) io.out(`${JSON.stringify(derivatives ? { ...report, derivatives } : report)}\n`);
     else io.out(describeImport(report) + (derivatives ? describeDerivatives(derivatives) : ''));
@@ -403,24 +403,34 @@ interface DerivativeSummary {
   failed: Array<{ kind: string; path: string | null; error: string | null }>;
 }
 
-/** Works the job queue in this process until it is empty (or `signal` aborts), showing progress. */
-async function workQueue(engine: Engine, line: ProgressLine, signal: AbortSignal): Promise<DerivativeSummary> {
+// What an import waits for: the grid's thumbnails and the proxies, never uploads (which may wait for a network).
+const DERIVATIVE_KINDS = ['thumbs', 'proxy'] as const;
+
+/**
+ * Works the job queue in this process until the jobs of `kinds` (null: of every kind) are done, or `signal`
+ * aborts, showing progress.
+ */
+async function workQueue(engine: Engine, line: ProgressLine, signal: AbortSignal, kinds: readonly string[] | null): Promise<DerivativeSummary> {
   const onProgress = (progress: QueueProgress): void => line.updateQueue(progress);
   const startedAt = Date.now();
   engine.jobs.on('progress', onProgress);
   engine.jobs.start();
   try {
-    await Promise.race([engine.jobs.whenIdle(), new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
+    await Promise.race([engine.jobs.whenIdle(kinds ?? undefined), new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))]);
   } finally {
     engine.jobs.off('progress', onProgress);
     line.updateQueue(engine.jobs.progress(), true);
     line.done();
   }
   const progress = engine.jobs.progress();
+  const reported = new Set<string>(kinds ?? DERIVATIVE_KINDS);
   return {
     finished: !signal.aborted,
-    made: Object.fromEntries(progress.kinds.map((kind) => [kind.kind, kind.done])),
-    failed: engine.catalog.jobs.listFailed({ limit: 1000, sinceMs: startedAt }).map((job) => ({ kind: job.kind, path: job.path, error: job.error })),
+    made: Object.fromEntries(progress.kinds.filter((kind) => reported.has(kind.kind) || (!kinds && kind.total > 0)).map((kind) => [kind.kind, kind.done])),
+    failed: engine.catalog.jobs
+      .listFailed({ limit: 1000, sinceMs: startedAt })
+      .filter((job) => !kinds || kinds.includes(job.kind))
+      .map((job) => ({ kind: job.kind, path: job.path, error: job.error })),
   };
 }
 
@@ -441,7 +451,7 @@ async function statusCommand(engine: Engine, values: Values, io: Io): Promise<nu
   const line = new ProgressLine(io);
   try {
     if (values.wait) {
-      const summary = await workQueue(engine, line, controller.signal);
+      const summary = await workQueue(engine, line, controller.signal, null);
       const code = await status(engine, values.json, io);
       if (!summary.finished) return EXIT.cancelled;
       return code !== EXIT.ok ? code : summary.failed.length > 0 ? EXIT.partial : EXIT.ok;
