@@ -1,4 +1,5 @@
 import type { LifecycleRule } from '@aws-sdk/client-s3';
+import { EventEmitter } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,7 +16,7 @@ import { cliCredentials, type CredentialsProvider } from './credentials.ts';
 import { ObjectStore, StoreError, VARIANT_TAG } from './object-store.ts';
 import { Publisher, type QuotaReserver } from './publisher.ts';
 import { loadCloudSettings, requireCloudSettings, saveCloudSettings, type CloudSettings } from './settings.ts';
-import { Uploader, type UploaderOptions } from './uploader.ts';
+import { Uploader, type UploaderOptions, type UploadProgress } from './uploader.ts';
 
 const PAUSED_KEY = 'uploads.paused';
 /** Multipart uploads nobody here tracks are aborted once this old (the lifecycle rule's 7 days, by default). */
@@ -26,6 +27,13 @@ export interface CloudConnection {
   settings: CloudSettings;
   store: ObjectStore;
   uploader: Uploader;
+}
+
+/** Events of a {@link CloudService}: the uploads' progress, for the UI and the CLI. */
+export interface CloudServiceEvents {
+  progress: [UploadProgress];
+  offline: [string];
+  online: [];
 }
 
 /** What `keepsake uploads` shows. */
@@ -55,7 +63,7 @@ export interface CloudServiceOptions {
  * Everything of the engine that talks to the bucket: settings, the uploader, publishing, pause/resume/
  * cancel across processes, stale uploads, lifecycle rules and catalog backups.
  */
-export class CloudService {
+export class CloudService extends EventEmitter<CloudServiceEvents> {
   readonly publisher: Publisher;
   private readonly catalog: Catalog;
   private readonly libraryRoot: string;
@@ -67,6 +75,7 @@ export class CloudService {
   private runner: { cancel(kind: string): void } | null = null;
 
   constructor(options: CloudServiceOptions) {
+    super();
     this.catalog = options.catalog;
     this.libraryRoot = options.libraryRoot;
     this.credentials = options.credentials ?? cliCredentials(undefined);
@@ -118,6 +127,9 @@ export class CloudService {
       isPaused: () => this.catalog.library.getMeta(PAUSED_KEY) === '1',
       ...this.uploaderOptions,
     });
+    uploader.on('progress', (progress) => this.emit('progress', progress));
+    uploader.on('offline', (error) => this.emit('offline', error.message));
+    uploader.on('online', () => this.emit('online'));
     uploader.on('checksums-off', () => {
       // Remembered, so the next run does not ask the store again.
       if (!this.overrides.checksums) saveCloudSettings(this.catalog.library, { checksums: 'off' });

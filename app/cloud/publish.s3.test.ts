@@ -109,7 +109,12 @@ describe('publishing an event', () => {
     const r = await rig();
     const plan = await r.engine.cloud.publisher.publish(r.eventId as never);
     expect(plan).toMatchObject({ queued: 4, unchanged: 0, held: [] });
+    const progress: number[] = [];
+    r.engine.cloud.on('progress', (p) => progress.push(p.bytesSent));
     await r.run();
+    // The engine reports the uploads as they go, for the UI.
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toBeGreaterThan(10_000);
     const keys = await r.keys();
     const [photo, , , video] = r.assets.sort((a, b) => a.originalName.localeCompare(b.originalName));
     expect(assetKeys(keys, hashOf(r, photo!.id))).toEqual(['preview.jpg', 'thumb.webp']);
