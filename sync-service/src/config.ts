@@ -1,0 +1,170 @@
+/**
+ * The service's settings, read once from the environment and validated, so a typo fails at start
+ * with a message naming the variable instead of surfacing later as a confusing runtime error.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/** The sync-service folder: relative paths resolve here, whatever the caller's working directory. */
+export const SERVICE_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/** Where the rows live: an SQLite file (embedded default) or a PostgreSQL server (scale). */
+export type DatabaseTarget = { kind: 'sqlite'; file: string } | { kind: 'postgres'; connectionString: string };
+
+/** The validated settings. */
+export interface Config {
+  /** Folder for the SQLite file and the generated signing key. */
+  dataDir: string;
+  database: DatabaseTarget;
+  host: string;
+  port: number;
+  /** The URL desktops and browsers use to reach the service; the default JWT issuer. */
+  publicUrl: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  jwt: {
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    /** PKCS8 PEM of the Ed25519 key; unset means "generate once and keep it in {@link dataDir}". */
+    privateKeyPem: string | undefined;
+  };
+  /** First-start admin from the environment, so the embedded default works with no set-up step. */
+  bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
+}
+
+/** Thrown for a bad environment; its message lists every mistake, one a line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid sync-service configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** A school's short name in URLs: lower-case letters, digits and single dashes. */
+export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/**
+ * Deliberately loose (something@something): the address is only ever a sign-in name, and strict
+ * validators refuse real set-ups such as `admin@school.local`.
+ */
+export const EMAIL_PATTERN = /^[^@\s]+@[^@\s]+$/;
+
+/** Empty variables were already dropped in {@link loadConfig}, so "set" means "has a value". */
+const optionalText = z.string().trim().optional();
+
+/** Whole seconds within a range; environment values arrive as text. */
+function seconds(min: number, max: number) {
+  return z
+    .string()
+    .regex(/^\d+$/, `must be a whole number of seconds from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min} seconds`).max(max, `must be at most ${max} seconds`))
+    .optional();
+}
+
+const EnvSchema = z.object({
+  KEEPSAKE_SYNC_DATA: optionalText,
+  DATABASE_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must start with sqlite: (a file path) or postgres:// (a server URL)')
+      .optional(),
+  ),
+  PORT: z
+    .string()
+    .regex(/^\d+$/, 'must be a port number from 1 to 65535')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be a port number from 1 to 65535').max(65535, 'must be a port number from 1 to 65535'))
+    .optional(),
+  HOST: optionalText,
+  PUBLIC_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .optional(),
+  JWT_ISSUER: optionalText,
+  JWT_AUDIENCE: optionalText,
+  JWT_ACCESS_TTL: seconds(30, 24 * 3600),
+  JWT_REFRESH_TTL: seconds(3600, 365 * 24 * 3600),
+  JWT_PRIVATE_KEY: optionalText.pipe(
+    z
+      .string()
+      .includes('-----BEGIN PRIVATE KEY-----', { error: 'must be an Ed25519 private key in PKCS8 PEM (-----BEGIN PRIVATE KEY-----)' })
+      .optional(),
+  ),
+  KEEPSAKE_SYNC_ADMIN_EMAIL: optionalText.pipe(z.string().regex(EMAIL_PATTERN, 'must be an email address').optional()),
+  KEEPSAKE_SYNC_ADMIN_PASSWORD: optionalText.pipe(z.string().min(10, 'must be at least 10 characters').optional()),
+  KEEPSAKE_SYNC_SCHOOL_NAME: optionalText,
+  KEEPSAKE_SYNC_SCHOOL_SLUG: optionalText.pipe(z.string().regex(SLUG_PATTERN, 'must be lower-case letters, digits and dashes').optional()),
+});
+
+/** Reads and validates the settings; throws a {@link ConfigError} naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // `PORT=` in a .env file or compose file means "not set", not "port empty string".
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ''));
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? 'environment');
+      const raw = env[name];
+      // Echo the value except for secrets, so the reader sees what was actually read.
+      const shown = raw === undefined || /KEY|PASSWORD/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
+      return `${name}: ${issue.message}${shown}`;
+    });
+    throw new ConfigError(problems);
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+
+  const dataDir = path.resolve(SERVICE_ROOT, e.KEEPSAKE_SYNC_DATA ?? 'data');
+  const host = e.HOST ?? '127.0.0.1';
+  const port = e.PORT ?? 8787;
+  const publicUrl = (e.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+
+  let database: DatabaseTarget;
+  const url = e.DATABASE_URL;
+  if (url === undefined) {
+    database = { kind: 'sqlite', file: path.join(dataDir, 'sync.db') };
+  } else if (url.startsWith('sqlite:')) {
+    const file = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (file === '') problems.push('DATABASE_URL: sqlite: needs a file path, e.g. sqlite:./data/sync.db');
+    database = { kind: 'sqlite', file: path.resolve(SERVICE_ROOT, file) };
+  } else {
+    database = { kind: 'postgres', connectionString: url };
+  }
+
+  const email = e.KEEPSAKE_SYNC_ADMIN_EMAIL;
+  const password = e.KEEPSAKE_SYNC_ADMIN_PASSWORD;
+  if ((email === undefined) !== (password === undefined)) {
+    problems.push('KEEPSAKE_SYNC_ADMIN_EMAIL and KEEPSAKE_SYNC_ADMIN_PASSWORD: set both or neither');
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    dataDir,
+    database,
+    host,
+    port,
+    publicUrl,
+    logLevel: e.LOG_LEVEL ?? 'info',
+    jwt: {
+      issuer: e.JWT_ISSUER ?? publicUrl,
+      audience: e.JWT_AUDIENCE ?? 'keepsake',
+      accessTtlSeconds: e.JWT_ACCESS_TTL ?? 15 * 60,
+      refreshTtlSeconds: e.JWT_REFRESH_TTL ?? 30 * 24 * 3600,
+      privateKeyPem: e.JWT_PRIVATE_KEY,
+    },
+    bootstrap:
+      email !== undefined && password !== undefined
+        ? {
+            email,
+            password,
+            schoolName: e.KEEPSAKE_SYNC_SCHOOL_NAME ?? 'My school',
+            schoolSlug: e.KEEPSAKE_SYNC_SCHOOL_SLUG ?? 'my-school',
+          }
+        : undefined,
+  };
+}
