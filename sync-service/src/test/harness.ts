@@ -1,0 +1,90 @@
+/**
+ * A migrated database, a signing key and the app over them, plus seeding helpers, for the HTTP
+ * suites. Seeding writes rows directly (there is no user-management API in this slice yet).
+ */
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../app.ts';
+import { generatePem, keysFromPem, type SigningKeys } from '../auth/keys.ts';
+import { hashPassword, type ScryptParams } from '../auth/passwords.ts';
+import type { Session } from '../auth/sessions.ts';
+import { TokenService, type TokenSettings } from '../auth/tokens.ts';
+import type { Db } from '../db/database.ts';
+import { migrateToLatest } from '../db/migrations.ts';
+import type { AuditLogTable, Role } from '../db/schema.ts';
+import type { TestDatabase } from './databases.ts';
+
+/** Cheap enough for dozens of hashes per suite; production uses DEFAULT_SCRYPT. */
+export const TEST_SCRYPT: ScryptParams = { N: 2 ** 10, r: 8, p: 1 };
+export const TEST_TOKENS: TokenSettings = { issuer: 'https://sync.test', audience: 'keepsake', accessTtlSeconds: 900 };
+export const PASSWORD = 'correct horse battery';
+
+export interface Harness {
+  db: Db;
+  app: FastifyInstance;
+  keys: SigningKeys;
+  tokens: TokenService;
+  createSchool(slug: string): Promise<string>;
+  createUser(email: string, memberships?: Array<[schoolId: string, role: Role]>): Promise<string>;
+  signIn(email: string, password?: string): Promise<Session>;
+  /** `inject` with a bearer token and a JSON body. */
+  call(method: 'GET' | 'POST' | 'PATCH', url: string, token: string | undefined, body?: unknown): Promise<LightMyRequestResponse>;
+  audit(action: string): Promise<AuditLogTable[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(target: TestDatabase, options: { scrypt?: ScryptParams } = {}): Promise<Harness> {
+  const scrypt = options.scrypt ?? TEST_SCRYPT;
+  const db = await target.open();
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    // Drop the half-made database (on PostgreSQL, its schema) instead of leaking it.
+    await db.close();
+    throw error;
+  }
+  const keys = keysFromPem(generatePem());
+  const tokens = new TokenService(keys, TEST_TOKENS);
+  const app = buildApp({ db: db.kysely, tokens, refreshTtlSeconds: 3600, scrypt });
+  const now = () => new Date().toISOString();
+
+  const call: Harness['call'] = (method, url, token, body) =>
+    app.inject({
+      method,
+      url,
+      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+    });
+
+  return {
+    db,
+    app,
+    keys,
+    tokens,
+    async createSchool(slug) {
+      const id = randomUUID();
+      await db.kysely.insertInto('schools').values({ id, name: `School ${slug}`, slug, created_at: now() }).execute();
+      return id;
+    },
+    async createUser(email, memberships = []) {
+      const id = randomUUID();
+      const password_hash = await hashPassword(PASSWORD, scrypt);
+      await db.kysely.insertInto('users').values({ id, email, password_hash, name: email.split('@')[0] ?? email, created_at: now() }).execute();
+      for (const [school_id, role] of memberships) {
+        await db.kysely.insertInto('memberships').values({ user_id: id, school_id, role, created_at: now() }).execute();
+      }
+      return id;
+    },
+    async signIn(email, password = PASSWORD) {
+      const response = await call('POST', '/v1/auth/sign-in', undefined, { email, password });
+      if (response.statusCode !== 200) throw new Error(`sign-in failed: ${response.statusCode} ${response.body}`);
+      return response.json<Session>();
+    },
+    call,
+    audit: (action) => db.kysely.selectFrom('audit_log').selectAll().where('action', '=', action).orderBy('at').execute(),
+    async close() {
+      await app.close();
+      await db.close();
+    },
+  };
+}
