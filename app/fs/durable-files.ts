@@ -25,10 +25,13 @@ export async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** Writes a small file atomically: temp file, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Writes a small file atomically: temp file, fsync, rename, fsync of the folder. `mode` is the new file's
+ * permissions (0o600 for a secret: the temp file has them from its creation, so the secret is never readable).
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
   const temp = tempPathFor(file);
-  const handle = await open(temp, 'w');
+  const handle = await open(temp, 'w', options.mode ?? 0o666);
   try {
     await handle.writeFile(data);
     await handle.sync();

@@ -1,0 +1,120 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tempDir, type TempDir } from '../test/fixtures.ts';
+import { fileSessionStore, SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
+
+// The desktop's sync client against the real sync service, started as its own process on a temp SQLite
+// data folder, as a school runs it on its embedded default.
+
+const SERVICE = fileURLToPath(new URL('../../sync-service', import.meta.url));
+const PASSWORD = 'a long enough secret';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function memoryStore(): SessionStore & { value: StoredSession | null } {
+  const store = {
+    value: null as StoredSession | null,
+    load: () => Promise.resolve(store.value),
+    save: (s: StoredSession) => {
+      store.value = s;
+      return Promise.resolve();
+    },
+    clear: () => {
+      store.value = null;
+      return Promise.resolve();
+    },
+  };
+  return store;
+}
+
+let dir: TempDir;
+let server: ChildProcess;
+let base: string;
+
+beforeAll(async () => {
+  dir = await tempDir('keepsake-sync-client-');
+  const port = await freePort();
+  const env = { ...process.env, KEEPSAKE_SYNC_DATA: dir.path, PORT: String(port), LOG_LEVEL: 'warn', DATABASE_URL: '' };
+  const created = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts', 'create-school', '--name', 'Greenfield Primary', '--slug', 'greenfield', '--admin-email', 'office@greenfield.example', '--admin-password', PASSWORD],
+    { cwd: SERVICE, env, encoding: 'utf8' },
+  );
+  expect(created.status, created.stderr).toBe(0);
+  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: SERVICE, env, stdio: 'ignore' });
+  base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 150; i++) {
+    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('the sync service did not start');
+}, 60_000);
+
+afterAll(async () => {
+  server?.kill('SIGTERM');
+  await dir?.cleanup();
+});
+
+describe('SyncClient against the sync service', () => {
+  it('signs in once, keeps only a refresh token (mode 0600), and works after a restart of the desktop', async () => {
+    const file = dir.join('session', 'sync-session.json');
+    const client = new SyncClient({ store: fileSessionStore(file) });
+    const { memberships } = await client.signIn(base, 'office@greenfield.example', PASSWORD);
+    expect(memberships).toEqual([expect.objectContaining({ role: 'admin' })]);
+    const schoolId = memberships[0]!.schoolId;
+    const stored = await readFile(file, 'utf8');
+    expect(stored).not.toContain(PASSWORD);
+    expect(JSON.parse(stored)).toMatchObject({ serverUrl: base, email: 'office@greenfield.example', refreshToken: expect.any(String) });
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    // A new process: only the stored refresh token; five requests at once make one refresh between them.
+    const refreshes: string[] = [];
+    const counting: typeof fetch = (input, init) => {
+      if (String(input).endsWith('/v1/auth/refresh')) refreshes.push(String(input));
+      return fetch(input, init);
+    };
+    const restarted = new SyncClient({ store: fileSessionStore(file), fetch: counting });
+    const lists = await Promise.all(Array.from({ length: 5 }, () => restarted.request<{ events: unknown[] }>('GET', `/v1/schools/${schoolId}/events`)));
+    expect(lists.every((l) => Array.isArray(l.events))).toBe(true);
+    expect(refreshes).toHaveLength(1);
+    // Had two refreshes raced with one token, the server would have revoked the session: it still works.
+    await restarted.refresh();
+    expect((await restarted.request<{ events: unknown[] }>('GET', `/v1/schools/${schoolId}/events`)).events).toEqual([]);
+  });
+
+  it('ends the session everywhere when a spent refresh token comes back (a stolen copy), and says so', async () => {
+    const store = memoryStore();
+    const client = new SyncClient({ store });
+    await client.signIn(base, 'office@greenfield.example', PASSWORD);
+    const stolen = { ...store.value! };
+    await client.refresh();
+    const thief = new SyncClient({ store: { ...memoryStore(), load: () => Promise.resolve(stolen) } });
+    await expect(thief.refresh()).rejects.toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/sign in again/) });
+    // The family is revoked: the rightful desktop must sign in again too, and its stored session is cleared.
+    await expect(client.refresh()).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(store.value).toBeNull();
+  });
+
+  it('maps the service’s errors and an unreachable server to clear errors', async () => {
+    const client = new SyncClient({ store: memoryStore() });
+    await expect(client.signIn(base, 'office@greenfield.example', 'wrong password')).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect(client.request('GET', '/v1/schools/x/events')).rejects.toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/sign-in/) });
+    await client.signIn(base, 'office@greenfield.example', PASSWORD);
+    await expect(client.request('GET', '/v1/schools/00000000-0000-4000-8000-000000000000/events')).rejects.toMatchObject({ code: 'not-found' });
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    await expect(new SyncClient({ store: memoryStore() }).signIn(closed, 'a@b.c', 'x')).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/cannot be reached/) });
+    await expect(new SyncClient({ store: memoryStore() }).signIn('http://sync.school.example', 'a@b.c', 'x')).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/https/) });
+  });
+});
