@@ -19,6 +19,7 @@ import {
   type CloudValues,
 } from './cloud.commands.ts';
 import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
+import { syncCommand, type SyncValues } from './sync.commands.ts';
 import { runWatchCommand } from './watch.command.ts';
 
 /** Exit codes scripts can rely on. */
@@ -70,6 +71,10 @@ Commands:
                                   where and how to publish (credentials: $KEEPSAKE_S3_ACCESS_KEY_ID and
                                   $KEEPSAKE_S3_SECRET_ACCESS_KEY, or --profile NAME of ~/.aws/credentials)
   cloud check                     check the bucket and the credentials
+  sync sign-in --server URL --email ADDRESS [--password-stdin]
+                                  sign in to the school's sync service (the password from stdin or
+                                  $KEEPSAKE_SYNC_PASSWORD; only a refresh token is kept)
+  sync sign-out | status          end the session / show it
   cloud lifecycle --archive-after-days N [--archive-class GLACIER]
                                   archive originals after N days; abort unfinished uploads after 7 days
   start                           open the library and offer to import camera cards as they are inserted
@@ -116,9 +121,12 @@ const OPTIONS = {
   checksums: { type: 'string' },
   'archive-after-days': { type: 'string' },
   'archive-class': { type: 'string' },
+  server: { type: 'string' },
+  email: { type: 'string' },
+  'password-stdin': { type: 'boolean', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-type Values = CloudValues & {
+type Values = CloudValues & SyncValues & {
   library?: string;
   json: boolean;
   help: boolean;
@@ -203,6 +211,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
         return await withEngine(values, { create: false }, (engine) => uploadsCommand(engine, args, values, io, EXIT));
       case 'cloud':
         return await withEngine(values, { create: false }, (engine) => cloudCommand(engine, args, values, io, EXIT));
+      case 'sync':
+        return await withEngine(values, { create: false }, (engine) => syncCommand(engine, args, values, io, EXIT));
       case 'start':
         return await withEngine(values, { create: true }, (engine) => start(engine, io));
       case 'watch':

@@ -2,7 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main, type Io } from '../cli/main.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
 import { fileSessionStore, SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
 
@@ -116,5 +117,29 @@ describe('SyncClient against the sync service', () => {
     const closed = `http://127.0.0.1:${await freePort()}`;
     await expect(new SyncClient({ store: memoryStore() }).signIn(closed, 'a@b.c', 'x')).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/cannot be reached/) });
     await expect(new SyncClient({ store: memoryStore() }).signIn('http://sync.school.example', 'a@b.c', 'x')).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/https/) });
+  });
+
+  it('signs in, shows and ends the session from the command line, never taking the password as an argument', async () => {
+    const library = dir.join('library');
+    const run = async (...argv: string[]) => {
+      let out = '';
+      let err = '';
+      const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false };
+      const code = await main([...argv, '--library', library], io);
+      return { code, out, err };
+    };
+    expect((await run('init')).code).toBe(0);
+    expect((await run('sync', 'sign-in', '--server', base, '--email', 'office@greenfield.example')).err).toMatch(/password on stdin/);
+    vi.stubEnv('KEEPSAKE_SYNC_PASSWORD', PASSWORD);
+    try {
+      const signedIn = await run('sync', 'sign-in', '--server', base, '--email', 'office@greenfield.example');
+      expect(signedIn.code, signedIn.err).toBe(0);
+      expect(signedIn.out).toMatch(/Signed in to .* as office@greenfield.example \(admin of /);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(JSON.parse((await run('sync', 'status', '--json')).out)).toMatchObject({ signedIn: true, memberships: [{ role: 'admin' }] });
+    expect((await run('sync', 'sign-out')).code).toBe(0);
+    expect(JSON.parse((await run('sync', 'status', '--json')).out)).toEqual({ signedIn: false });
   });
 });
