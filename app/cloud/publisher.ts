@@ -13,6 +13,7 @@ import type { AssetId, EventId } from '../shared/ids.ts';
 import { VARIANT_TAG, type ObjectStore } from './object-store.ts';
 import type { CloudSettings } from './settings.ts';
 import { canStripOriginal, stripOriginal } from './strip-original.ts';
+import { MEDIA_VARIANTS, type ManifestAssetInput, type MediaVariant } from '../sync/protocol.ts';
 import type { Uploader } from './uploader.ts';
 
 /** What goes to the bucket for an asset. */
@@ -283,7 +284,9 @@ export class Publisher {
       const asset = this.catalog.assets.get(publication.assetId);
       if (!asset) continue;
       const variants: EventManifest['assets'][number]['variants'] = {};
-      for (const object of this.catalog.cloud.objectsOfAsset(asset.id)) variants[object.variant] = { key: object.key, size: object.size, hash: object.hash };
+      for (const object of this.catalog.cloud.objectsOfAsset(asset.id)) {
+        if ((MEDIA_VARIANTS as readonly string[]).includes(object.variant)) variants[object.variant as MediaVariant] = { key: object.key, size: object.size, hash: object.hash };
+      }
       if (Object.keys(variants).length === 0) continue;
       assets.push({
         id: asset.hash,
@@ -369,22 +372,14 @@ export class Publisher {
   }
 }
 
-/** What a gallery reads for a published event. */
+/**
+ * What a gallery reads for a published event: `manifest.json` in the bucket. Its assets are the sync
+ * protocol's manifest assets without the people tagged (those go to the sync service only, never into a
+ * file in the bucket).
+ */
 export interface EventManifest {
   version: 1;
   school: string;
   event: { name: string; startsOn: string | null; endsOn: string | null };
-  assets: Array<{
-    id: string;
-    kind: string;
-    capturedAt: string | null;
-    width: number | null;
-    height: number | null;
-    durationSec: number | null;
-    rating: number;
-    title: string | null;
-    description: string | null;
-    tags: string[];
-    variants: Record<string, { key: string; size: number; hash: string }>;
-  }>;
+  assets: Array<Omit<ManifestAssetInput, 'people'>>;
 }
