@@ -8,6 +8,7 @@ import { recordAudit } from '../audit.ts';
 import type { Database, EventRow, EventState, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
+import { recordChange } from './changes.ts';
 
 /** The fields a client may set; ids, versions and timestamps are the server's. */
 export interface EventFields {
@@ -105,6 +106,7 @@ export class EventService {
         actorUserId: caller.userId,
         detail: { name: row.name, state: row.state },
       });
+      await recordChange(trx, { schoolId: caller.schoolId, entity: 'event', entityId: row.id, op: 'upsert' });
     });
     return toPublicEvent(row);
   }
@@ -146,6 +148,7 @@ export class EventService {
         actorUserId: caller.userId,
         detail: { fields: Object.keys(changes).sort(), version: row.version },
       });
+      await recordChange(trx, { schoolId: caller.schoolId, entity: 'event', entityId: eventId, op: 'upsert' });
       return row;
     });
     if (updated === undefined) throw this.conflict(await this.visibleRow(caller, eventId));
