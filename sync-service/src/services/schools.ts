@@ -7,6 +7,7 @@ import { normalizeEmail } from '../auth/sessions.ts';
 import { EMAIL_PATTERN, SLUG_PATTERN } from '../config.ts';
 import type { Database } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { subscribeToDefaultPlan } from './quota.ts';
 
 export interface NewSchool {
   name: string;
@@ -36,6 +37,7 @@ export async function createSchool(
     }
     const schoolId = randomUUID();
     await trx.insertInto('schools').values({ id: schoolId, name: school.name.trim(), slug: school.slug, created_at: now }).execute();
+    await subscribeToDefaultPlan(trx, schoolId, now);
     const existing = await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
     const userId = existing?.id ?? randomUUID();
     if (existing === undefined) {

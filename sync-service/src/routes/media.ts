@@ -1,0 +1,98 @@
+/**
+ * `/v1/schools/:schoolId/quota…` (reservations before a publish) and
+ * `/v1/schools/:schoolId/events/:eventId/manifest|media…` (publishing and reading media).
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Kysely } from 'kysely';
+import { z } from 'zod';
+import { idSchema, manifestBodySchema, MEDIA_VARIANTS, reservationRequestSchema } from '../../../app/sync/protocol.ts';
+import type { TokenService } from '../auth/tokens.ts';
+import type { Database } from '../db/schema.ts';
+import { requireMembership } from '../services/access.ts';
+import type { Caller, EventService } from '../services/events.ts';
+import { MediaService } from '../services/media.ts';
+import { QuotaService } from '../services/quota.ts';
+import type { MediaSettings } from '../services/storage.ts';
+import { authenticate } from './auth.ts';
+import { parse } from './validation.ts';
+
+/** A manifest of 2,000 assets × 4 variants is about 2.5 MB of JSON; the app-wide limit is for metadata. */
+export const MANIFEST_BODY_LIMIT = 16 * 1024 * 1024;
+export const MAX_PAGE = 100;
+
+const Id = idSchema;
+const SchoolParams = z.object({ schoolId: Id });
+const EventParams = SchoolParams.extend({ eventId: Id });
+const ReservationParams = SchoolParams.extend({ reservationId: Id });
+const VariantParams = EventParams.extend({ assetId: Id, variant: z.enum(MEDIA_VARIANTS, { error: `must be one of ${MEDIA_VARIANTS.join(', ')}` }) });
+
+// The bodies are the desktop's own schemas (app/sync/protocol.ts).
+const ReserveBody = reservationRequestSchema;
+const ManifestBody = manifestBodySchema;
+
+const PageQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d+$/, `must be a whole number from 1 to ${MAX_PAGE}`)
+    .transform(Number)
+    .pipe(z.number().int().min(1, `must be from 1 to ${MAX_PAGE}`).max(MAX_PAGE, `must be from 1 to ${MAX_PAGE}`))
+    .default(MAX_PAGE),
+  cursor: z.string().regex(/^\d{1,9}$/, 'must be the nextCursor of the previous page').transform(Number).optional(),
+});
+
+export interface MediaRouteDeps {
+  db: Kysely<Database>;
+  tokens: TokenService;
+  events: EventService;
+  /** Unset: no bucket configured; publishing and URLs answer 503. */
+  media: MediaSettings | undefined;
+}
+
+export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
+  const { db, tokens } = deps;
+  const quota = new QuotaService(db);
+  const media = new MediaService(db, deps.events, deps.media);
+
+  async function caller(request: FastifyRequest, schoolId: string): Promise<Caller> {
+    const userId = await authenticate(tokens, request);
+    return { userId, schoolId, role: await requireMembership(db, userId, schoolId) };
+  }
+
+  app.post('/v1/schools/:schoolId/quota/reservations', async (request, reply) => {
+    const { schoolId } = parse(SchoolParams, request.params, 'path');
+    const who = await caller(request, schoolId);
+    return reply.code(201).send(await quota.reserve(who, parse(ReserveBody, request.body)));
+  });
+
+  app.post('/v1/schools/:schoolId/quota/reservations/:reservationId/release', async (request) => {
+    const { schoolId, reservationId } = parse(ReservationParams, request.params, 'path');
+    const who = await caller(request, schoolId);
+    if (request.body !== undefined && request.body !== null) parse(z.strictObject({}), request.body);
+    return quota.release(who, reservationId);
+  });
+
+  app.get('/v1/schools/:schoolId/quota', async (request) => {
+    const { schoolId } = parse(SchoolParams, request.params, 'path');
+    return quota.summary(await caller(request, schoolId));
+  });
+
+  app.put('/v1/schools/:schoolId/events/:eventId/manifest', { bodyLimit: MANIFEST_BODY_LIMIT }, async (request) => {
+    const { schoolId, eventId } = parse(EventParams, request.params, 'path');
+    const who = await caller(request, schoolId);
+    const body = parse(ManifestBody, request.body);
+    return media.publish(who, eventId, body.reservationId, body.assets);
+  });
+
+  app.get('/v1/schools/:schoolId/events/:eventId/media', async (request) => {
+    const { schoolId, eventId } = parse(EventParams, request.params, 'path');
+    const who = await caller(request, schoolId);
+    const page = parse(PageQuery, request.query, 'query');
+    return media.list(who, eventId, { limit: page.limit, after: page.cursor });
+  });
+
+  app.get('/v1/schools/:schoolId/events/:eventId/media/:assetId/:variant', async (request) => {
+    const params = parse(VariantParams, request.params, 'path');
+    const who = await caller(request, params.schoolId);
+    return media.url(who, params.eventId, params.assetId, params.variant);
+  });
+}

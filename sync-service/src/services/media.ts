@@ -1,0 +1,401 @@
+/**
+ * Published media: the manifest a desktop writes after uploading an event's objects, and the
+ * short-lived URLs browsers read them through. The service never touches the bytes; it checks that
+ * every object the manifest names is really in the bucket, at the stated size, under this school's
+ * prefix, before anything counts against the quota.
+ */
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
+import { recordAudit } from '../audit.ts';
+import type { Database, MediaRow, MediaTable } from '../db/schema.ts';
+import { ApiError } from '../errors.ts';
+import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
+import type { Caller, EventService, PublicEvent } from './events.ts';
+import { ensureUsage, planOf, quotaExceeded, readUsage } from './quota.ts';
+import type { MediaSettings } from './storage.ts';
+
+import { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant } from '../../../app/sync/protocol.ts';
+
+export { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant };
+/** The variants a gallery page shows, signed in the listing; the others are fetched one at a time. */
+const LISTED_VARIANTS: readonly string[] = ['thumb', 'preview', 'poster'];
+
+/** How many HeadObject calls run at once while a manifest is checked. */
+const HEAD_CONCURRENCY = 16;
+/** Rows per INSERT: about 20 parameters a row stays well under SQLite's and PostgreSQL's limits. */
+const INSERT_CHUNK = 500;
+
+
+export interface PublishResult {
+  eventId: string;
+  assets: number;
+  objects: number;
+  bytes: number;
+  usedBytes: number;
+  reservedBytes: number;
+}
+
+/** One published asset with all its variants, as {@link mayView} and the listing see it. */
+export interface MediaItem {
+  assetId: string;
+  position: number;
+  kind: string;
+  capturedAt: string | null;
+  width: number | null;
+  height: number | null;
+  durationSec: number | null;
+  rating: number;
+  title: string | null;
+  description: string | null;
+  tags: string[];
+  /** Student ids tagged; shown to staff only. */
+  people: string[];
+  variants: Map<string, MediaRow>;
+}
+
+export interface SignedUrl {
+  url: string;
+  /** Null for CDN URLs, which do not expire. */
+  expiresAt: string | null;
+}
+
+export interface PublicMedia {
+  assetId: string;
+  kind: string;
+  capturedAt: string | null;
+  width: number | null;
+  height: number | null;
+  durationSec: number | null;
+  rating: number;
+  title: string | null;
+  description: string | null;
+  tags: string[];
+  people?: string[];
+  /** Every variant published, with its size; `url`/`expiresAt` for the listed ones (thumb, preview, poster). */
+  variants: Record<string, { size: number } & Partial<SignedUrl>>;
+}
+
+/**
+ * Whether `caller` may see `media` of `event`. Staff (admin, photographer, teacher) see all of their
+ * school's media; parents and students see the media of published events. This is the one place the
+ * family and audience rules (consent, "only media tagged with my children") will narrow.
+ */
+export function mayView(caller: Caller, event: PublicEvent, media: MediaItem): boolean {
+  if (event.schoolId !== caller.schoolId) return false;
+  if ([...media.variants.values()].some((row) => row.event_id !== event.id)) return false;
+  if (STAFF_ROLES.includes(caller.role)) return true;
+  return event.state === 'published';
+}
+
+/** `Sports Day!` → `sports-day`; the file names browsers save never carry the camera's names. */
+export function fileSlug(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 60)
+    .replace(/-+$/, '');
+  return slug === '' ? 'event' : slug;
+}
+
+/** `sports-day-0042.jpg` for the preview and original, `sports-day-0042-thumb.webp` for the others. */
+export function safeFileName(eventName: string, position: number, variant: string, key: string): string {
+  const dot = key.lastIndexOf('.');
+  const raw = dot > key.lastIndexOf('/') ? key.slice(dot + 1).toLowerCase() : '';
+  const ext = /^[a-z0-9]{1,5}$/.test(raw) ? raw : 'bin';
+  const suffix = variant === 'preview' || variant === 'original' ? '' : `-${variant}`;
+  return `${fileSlug(eventName)}-${String(position + 1).padStart(4, '0')}${suffix}.${ext}`;
+}
+
+/** Runs `work` over `items`, at most `limit` at a time; resolves with the results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** A key the school may name: under its prefix, and free of segments a URL would normalise away. */
+function checkKey(key: string, prefixes: string[]): string | undefined {
+  if (!prefixes.some((prefix) => key.startsWith(prefix))) return `${key} is not under ${prefixes[0]} (this school's objects).`;
+  const segments = key.split('/');
+  const control = [...key].some((char) => char.charCodeAt(0) < 0x20 || char.charCodeAt(0) === 0x7f);
+  if (segments.some((s) => s === '' || s === '.' || s === '..') || key.includes('\\') || control) {
+    return `${key} has an empty, "." or ".." segment, a backslash or a control character.`;
+  }
+  return undefined;
+}
+
+export class MediaService {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly events: EventService,
+    private readonly media: MediaSettings | undefined,
+  ) {}
+
+  private settings(): MediaSettings {
+    if (this.media === undefined) {
+      throw new ApiError('internal', 'This sync service has no object storage configured (set S3_BUCKET), so media cannot be published or shown.', undefined, 503);
+    }
+    return this.media;
+  }
+
+  /**
+   * Replaces the event's published media with `assets` and commits the reservation against their real
+   * total. Checks everything first (plan, keys, every object's presence and size); then one transaction.
+   */
+  async publish(caller: Caller, eventId: string, reservationId: string | undefined, assets: ManifestAsset[]): Promise<PublishResult> {
+    await this.events.get(caller, eventId);
+    if (!EDITOR_ROLES.includes(caller.role)) throw new ApiError('forbidden', 'Only admins and photographers can publish media.');
+    const { store } = this.settings();
+    const invalid = (message: string) => new ApiError('invalid-input', message, undefined, 422);
+
+    const school = await this.db.selectFrom('schools').select(['id', 'slug']).where('id', '=', caller.schoolId).executeTakeFirstOrThrow();
+    const prefixes = [`schools/${school.slug}/events/`, `schools/${school.id}/events/`];
+    const plan = await planOf(this.db, caller.schoolId);
+
+    const seenAssets = new Set<string>();
+    const objects = new Map<string, number>();
+    for (const asset of assets) {
+      if (seenAssets.has(asset.id)) throw invalid(`Asset ${asset.id} appears twice in the manifest.`);
+      seenAssets.add(asset.id);
+      if (asset.kind === 'video' && plan.video_allowed !== 1) {
+        throw invalid(`The ${plan.name} plan does not include video; asset ${asset.id} is a video. Leave videos out or change the plan.`);
+      }
+      for (const [variant, object] of Object.entries(asset.variants)) {
+        if (variant === 'original' && plan.originals_allowed !== 1) {
+          throw invalid(`The ${plan.name} plan does not include originals; asset ${asset.id} has one. Turn off publishing originals or change the plan.`);
+        }
+        const problem = checkKey(object.key, prefixes);
+        if (problem !== undefined) throw invalid(problem);
+        if (objects.has(object.key)) throw invalid(`${object.key} is named twice in the manifest.`);
+        objects.set(object.key, object.size);
+      }
+    }
+
+    // Every object must be in the bucket at its stated size before it counts.
+    const keys = [...objects.keys()];
+    const found = await mapLimit(keys, HEAD_CONCURRENCY, (key) => store.head(key));
+    for (const [i, key] of keys.entries()) {
+      const head = found[i];
+      const stated = objects.get(key) ?? 0;
+      if (head === undefined) throw invalid(`${key} is not in the bucket: upload it before publishing the manifest.`);
+      if (head.size !== stated) throw invalid(`${key} is ${head.size} bytes in the bucket but the manifest says ${stated}.`);
+    }
+
+    const now = new Date().toISOString();
+    const rows: Array<Insertable<MediaTable>> = [];
+    for (const [position, asset] of assets.entries()) {
+      for (const [variant, object] of Object.entries(asset.variants)) {
+        rows.push({
+          school_id: caller.schoolId,
+          event_id: eventId,
+          asset_id: asset.id,
+          variant,
+          position,
+          kind: asset.kind,
+          object_key: object.key,
+          size: object.size,
+          hash: object.hash,
+          width: asset.width,
+          height: asset.height,
+          duration_sec: asset.durationSec,
+          captured_at: asset.capturedAt,
+          rating: asset.rating,
+          title: asset.title,
+          description: asset.description,
+          tags: JSON.stringify(asset.tags),
+          people: JSON.stringify(asset.people),
+          published_at: now,
+        });
+      }
+    }
+    const total = rows.reduce((sum, row) => sum + Number(row.size), 0);
+    const limit = Number(plan.storage_bytes);
+    await ensureUsage(this.db, caller.schoolId);
+
+    const outcome = await this.db.transaction().execute(async (trx) => {
+      // Serialises manifests of one event (a row lock on PostgreSQL; SQLite has one writer anyway).
+      await trx.updateTable('events').set((eb) => ({ version: eb.ref('version') })).where('id', '=', eventId).execute();
+      const previous = Number(
+        (await trx.selectFrom('media').select((eb) => eb.fn.coalesce(eb.fn.sum<number | string>('size'), sql<number>`0`).as('bytes')).where('event_id', '=', eventId).executeTakeFirst())
+          ?.bytes ?? 0,
+      );
+      const held = reservationId === undefined ? 0 : await this.commitReservation(trx, caller, eventId, reservationId, now);
+      const delta = total - previous;
+      // Fits if it needs no more than was reserved for it, or else if it stays within the plan.
+      const settled = await trx
+        .updateTable('usage')
+        .set({ used_bytes: sql`used_bytes + ${delta}`, reserved_bytes: sql`reserved_bytes - ${held}` })
+        .where('school_id', '=', caller.schoolId)
+        .$if(delta > held, (q) => q.where(sql<boolean>`used_bytes + reserved_bytes - ${held} + ${delta} <= ${limit}`))
+        .executeTakeFirst();
+      if (Number(settled.numUpdatedRows) !== 1) return { ok: false as const, needed: delta - held };
+      await trx.deleteFrom('media').where('event_id', '=', eventId).execute();
+      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('media').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      await recordAudit(trx, {
+        action: 'media.published',
+        subject: `event:${eventId}`,
+        schoolId: caller.schoolId,
+        actorUserId: caller.userId,
+        detail: { assets: assets.length, objects: rows.length, bytes: total, previousBytes: previous, reservationId: reservationId ?? null, reservedBytes: held },
+      });
+      return { ok: true as const, usage: await readUsage(trx, caller.schoolId) };
+    });
+    if (!outcome.ok) throw await quotaExceeded(this.db, caller.schoolId, limit, outcome.needed);
+    return { eventId, assets: assets.length, objects: rows.length, bytes: total, ...outcome.usage };
+  }
+
+  /** Marks the reservation committed and returns the bytes it held (0 if it had already run out). */
+  private async commitReservation(trx: Transaction<Database>, caller: Caller, eventId: string, reservationId: string, now: string): Promise<number> {
+    const committed = await trx
+      .updateTable('reservations')
+      .set({ state: 'committed', settled_at: now })
+      .where('id', '=', reservationId)
+      .where('school_id', '=', caller.schoolId)
+      .where('event_id', '=', eventId)
+      .where('state', '=', 'reserved')
+      .returning('bytes')
+      .executeTakeFirst();
+    if (committed !== undefined) return Number(committed.bytes);
+    const current = await trx
+      .selectFrom('reservations')
+      .select('state')
+      .where('id', '=', reservationId)
+      .where('school_id', '=', caller.schoolId)
+      .where('event_id', '=', eventId)
+      .executeTakeFirst();
+    if (current === undefined) throw new ApiError('invalid-input', `No reservation ${reservationId} for this event.`, undefined, 422);
+    if (current.state === 'committed') throw new ApiError('conflict', `Reservation ${reservationId} was already used by another manifest; reserve again.`);
+    // Released (it ran out): nothing held, so the plan's limit alone decides.
+    return 0;
+  }
+
+  /** A page of the event's media the caller may see, with URLs for thumb, preview and poster. */
+  async list(caller: Caller, eventId: string, page: { limit: number; after: number | undefined }): Promise<{ media: PublicMedia[]; nextCursor: string | null }> {
+    const event = await this.events.get(caller, eventId);
+    const settings = this.settings();
+    const positions = await this.db
+      .selectFrom('media')
+      .select('position')
+      .distinct()
+      .where('event_id', '=', eventId)
+      .where('school_id', '=', caller.schoolId)
+      .$if(page.after !== undefined, (q) => q.where('position', '>', page.after ?? -1))
+      .orderBy('position')
+      .limit(page.limit + 1)
+      .execute();
+    const more = positions.length > page.limit;
+    const wanted = positions.slice(0, page.limit).map((row) => row.position);
+    if (wanted.length === 0) return { media: [], nextCursor: null };
+    const rows = await this.db
+      .selectFrom('media')
+      .selectAll()
+      .where('event_id', '=', eventId)
+      .where('school_id', '=', caller.schoolId)
+      .where('position', 'in', wanted)
+      .orderBy('position')
+      .orderBy('variant')
+      .execute();
+    const items = groupItems(rows).filter((item) => mayView(caller, event, item));
+    const staff = STAFF_ROLES.includes(caller.role);
+    const media = await Promise.all(
+      items.map(async (item) => {
+        const variants: PublicMedia['variants'] = {};
+        for (const [variant, row] of item.variants) {
+          variants[variant] = LISTED_VARIANTS.includes(variant) ? { size: Number(row.size), ...(await this.sign(settings, event, row)) } : { size: Number(row.size) };
+        }
+        return toPublicMedia(item, variants, staff);
+      }),
+    );
+    const last = wanted[wanted.length - 1];
+    return { media, nextCursor: more && last !== undefined ? String(last) : null };
+  }
+
+  /** A URL for one variant of one asset; 404 when there is none or the caller may not see it. */
+  async url(caller: Caller, eventId: string, assetId: string, variant: string): Promise<SignedUrl> {
+    const event = await this.events.get(caller, eventId);
+    const settings = this.settings();
+    const rows = await this.db
+      .selectFrom('media')
+      .selectAll()
+      .where('event_id', '=', eventId)
+      .where('school_id', '=', caller.schoolId)
+      .where('asset_id', '=', assetId)
+      .execute();
+    const item = groupItems(rows)[0];
+    const row = item?.variants.get(variant);
+    if (item === undefined || row === undefined || !mayView(caller, event, item)) throw new ApiError('not-found', 'No such media in this event.');
+    return this.sign(settings, event, row);
+  }
+
+  private async sign(settings: MediaSettings, event: PublicEvent, row: MediaRow): Promise<SignedUrl> {
+    if (settings.cdnBaseUrl !== undefined) {
+      return { url: `${settings.cdnBaseUrl}/${row.object_key.split('/').map(encodeURIComponent).join('/')}`, expiresAt: null };
+    }
+    const fileName = safeFileName(event.name, row.position, row.variant, row.object_key);
+    const expiresAt = new Date(Date.now() + settings.urlTtlSeconds * 1000).toISOString();
+    const url = await settings.store.presignGet(row.object_key, { expiresIn: settings.urlTtlSeconds, contentDisposition: `inline; filename="${fileName}"` });
+    return { url, expiresAt };
+  }
+}
+
+function parseList(text: string): string[] {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+function groupItems(rows: MediaRow[]): MediaItem[] {
+  const items = new Map<string, MediaItem>();
+  for (const row of rows) {
+    let item = items.get(row.asset_id);
+    if (item === undefined) {
+      item = {
+        assetId: row.asset_id,
+        position: row.position,
+        kind: row.kind,
+        capturedAt: row.captured_at,
+        width: row.width,
+        height: row.height,
+        durationSec: row.duration_sec === null ? null : Number(row.duration_sec),
+        rating: row.rating,
+        title: row.title,
+        description: row.description,
+        tags: parseList(row.tags),
+        people: parseList(row.people),
+        variants: new Map(),
+      };
+      items.set(row.asset_id, item);
+    }
+    item.variants.set(row.variant, row);
+  }
+  return [...items.values()].sort((a, b) => a.position - b.position);
+}
+
+function toPublicMedia(item: MediaItem, variants: PublicMedia['variants'], staff: boolean): PublicMedia {
+  return {
+    assetId: item.assetId,
+    kind: item.kind,
+    capturedAt: item.capturedAt,
+    width: item.width,
+    height: item.height,
+    durationSec: item.durationSec,
+    rating: item.rating,
+    title: item.title,
+    description: item.description,
+    tags: item.tags,
+    ...(staff ? { people: item.people } : {}),
+    variants,
+  };
+}
