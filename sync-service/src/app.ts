@@ -11,9 +11,15 @@ import type { TokenService } from './auth/tokens.ts';
 import { ping } from './db/database.ts';
 import type { Database } from './db/schema.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';
+import { createMetrics, countRejection, metricsRoutes } from './metrics.ts';
+import { installRateLimits, type RateLimitOptions } from './ratelimit.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
+import { mediaRoutes } from './routes/media.ts';
+import { peopleRoutes } from './routes/people.ts';
 import { EventService } from './services/events.ts';
+import type { MediaSettings } from './services/storage.ts';
+import { PeopleService } from './services/people.ts';
 
 export interface AppOptions {
   db: Kysely<Database>;
@@ -25,9 +31,23 @@ export interface AppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Largest accepted body in bytes; 1 MiB by default, plenty for JSON metadata (media never comes through here). */
   bodyLimit?: number;
+  /** The bucket media are published to (see `mediaSettingsFromConfig`); unset, the media routes answer 503. */
+  media?: MediaSettings;
+  /**
+   * Fastify's `trustProxy`: set only behind a load balancer (`TRUST_PROXY`). Then the client IP comes
+   * from X-Forwarded-For and the balancer's `x-request-id` is kept. Off by default.
+   */
+  trustProxy?: boolean | string[];
+  /** Request limits; none when absent (the tests' default), `main.ts` always passes them. */
+  rateLimit?: Omit<RateLimitOptions, 'onReject'>;
+  /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** A request id we accept from a load balancer: short and log-safe. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
 /** Safe texts for Fastify's own 4xx errors, whose messages are written for developers. */
 function frameworkError(error: FastifyError, bodyLimit: number): ApiError | undefined {
@@ -57,8 +77,13 @@ export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify({
     logger: options.logger ?? false,
     bodyLimit,
-    // Our own ids, never the client's: a request id is what logs are joined on, so it must be unique.
-    genReqId: () => randomUUID(),
+    ...(options.trustProxy === undefined || options.trustProxy === false ? {} : { trustProxy: options.trustProxy }),
+    // Our own ids, never a client's: a request id is what logs are joined on, so it must be unique. Behind a
+    // trusted load balancer its `x-request-id` (validated) is kept, so its logs and ours join on one id.
+    genReqId: (raw) => {
+      const given = options.trustProxy ? raw.headers['x-request-id'] : undefined;
+      return typeof given === 'string' && REQUEST_ID_PATTERN.test(given) ? given : randomUUID();
+    },
   });
 
   // JSON only: drop Fastify's text/plain parser, so any other content type is a 415.
@@ -82,6 +107,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     reply.code(404).send({ code: 'not-found', message: `No such endpoint: ${request.method} ${request.url.split('?')[0] ?? ''}` });
   });
 
+  const metrics = createMetrics();
+  metricsRoutes(app, metrics, { token: options.metricsToken });
+  if (options.rateLimit !== undefined) installRateLimits(app, { ...options.rateLimit, onReject: countRejection(metrics) });
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (request, reply) => {
     try {
@@ -99,5 +128,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   authRoutes(app, sessions);
   eventRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db) });
+  mediaRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db), media: options.media });
+  peopleRoutes(app, { db: options.db, tokens: options.tokens, people: new PeopleService(options.db) });
   return app;
 }

@@ -2,6 +2,7 @@
  * The service's settings, read once from the environment and validated, so a typo fails at start
  * with a message naming the variable instead of surfacing later as a confusing runtime error.
  */
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -30,8 +31,44 @@ export interface Config {
     /** PKCS8 PEM of the Ed25519 key; unset means "generate once and keep it in {@link dataDir}". */
     privateKeyPem: string | undefined;
   };
+  /** The bucket the desktops publish to; unset means media cannot be published or served yet. */
+  s3: S3Settings | undefined;
+  /** How published media are handed to browsers. */
+  media: {
+    /** Lifetime of a presigned GET URL. */
+    urlTtlSeconds: number;
+    /** When set, media URLs are `CDN_BASE_URL/key` instead of presigned bucket URLs. */
+    cdnBaseUrl: string | undefined;
+  };
+  /** Shared rate-limit counters when set (several instances); in memory otherwise. */
+  redisUrl: string | undefined;
+  /** Behind a load balancer: `true` (trust any hop) or the balancers' addresses/CIDRs; `false` otherwise. */
+  trustProxy: boolean | string[];
+  /** When set, `/metrics` needs this bearer token. */
+  metricsToken: string | undefined;
+  /** Requests per window; 0 turns a rule off. */
+  rateLimits: {
+    windowSeconds: number;
+    perIp: number;
+    perSchool: number;
+    signInPerIp: number;
+    signInPerAccount: number;
+    refreshPerIp: number;
+  };
   /** First-start admin from the environment, so the embedded default works with no set-up step. */
   bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
+}
+
+/** The object store (S3 or compatible: MinIO, R2, s3rver in tests). */
+export interface S3Settings {
+  bucket: string;
+  region: string;
+  /** Unset means AWS's own endpoint for the region. */
+  endpoint: string | undefined;
+  /** `endpoint/bucket/key` URLs, which MinIO and most self-hosted stores need. */
+  forcePathStyle: boolean;
+  /** Unset means the SDK's default chain (instance role, shared config). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
 }
 
 /** Thrown for a bad environment; its message lists every mistake, one a line. */
@@ -62,6 +99,23 @@ function seconds(min: number, max: number) {
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min} seconds`).max(max, `must be at most ${max} seconds`))
     .optional();
+}
+
+/** A request count per window; 0 turns the rule off. */
+const perWindow = z
+  .string()
+  .regex(/^\d+$/, 'must be a whole number of requests from 0 (off) to 1000000')
+  .transform(Number)
+  .pipe(z.number().int().max(1_000_000, 'must be at most 1000000'))
+  .optional();
+
+/** `true`, or proxy addresses: IPs, CIDRs or proxy-addr's names (loopback, linklocal, uniquelocal). */
+function trustProxyEntry(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
 }
 
 const EnvSchema = z.object({
@@ -95,10 +149,39 @@ const EnvSchema = z.object({
       .includes('-----BEGIN PRIVATE KEY-----', { error: 'must be an Ed25519 private key in PKCS8 PEM (-----BEGIN PRIVATE KEY-----)' })
       .optional(),
   ),
+  REDIS_URL: optionalText.pipe(z.string().regex(/^rediss?:\/\/./, 'must be a redis:// or rediss:// URL').optional()),
+  TRUST_PROXY: optionalText.pipe(
+    z
+      .string()
+      .refine((v) => v === 'true' || v === 'false' || v.split(',').every((entry) => trustProxyEntry(entry.trim())), {
+        error: 'must be true, false, or comma-separated load-balancer addresses or CIDRs (e.g. 10.0.0.0/8)',
+      })
+      .optional(),
+  ),
+  METRICS_TOKEN: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+  RATE_LIMIT_WINDOW: seconds(1, 3600),
+  RATE_LIMIT_PER_IP: perWindow,
+  RATE_LIMIT_PER_SCHOOL: perWindow,
+  RATE_LIMIT_SIGN_IN_PER_IP: perWindow,
+  RATE_LIMIT_SIGN_IN_PER_ACCOUNT: perWindow,
+  RATE_LIMIT_REFRESH_PER_IP: perWindow,
   KEEPSAKE_SYNC_ADMIN_EMAIL: optionalText.pipe(z.string().regex(EMAIL_PATTERN, 'must be an email address').optional()),
   KEEPSAKE_SYNC_ADMIN_PASSWORD: optionalText.pipe(z.string().min(10, 'must be at least 10 characters').optional()),
   KEEPSAKE_SYNC_SCHOOL_NAME: optionalText,
   KEEPSAKE_SYNC_SCHOOL_SLUG: optionalText.pipe(z.string().regex(SLUG_PATTERN, 'must be lower-case letters, digits and dashes').optional()),
+  S3_ENDPOINT: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  S3_REGION: optionalText,
+  S3_BUCKET: optionalText.pipe(
+    z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a bucket name: 3 to 63 lower-case letters, digits, dots and dashes').optional(),
+  ),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false', '1', '0'], { error: 'must be true or false' }).optional(),
+  AWS_ACCESS_KEY_ID: optionalText,
+  AWS_SECRET_ACCESS_KEY: optionalText,
+  S3_ACCESS_KEY_ID: optionalText,
+  S3_SECRET_ACCESS_KEY: optionalText,
+  // S3 refuses presigned URLs that live longer than 7 days.
+  MEDIA_URL_TTL_SECONDS: seconds(10, 7 * 24 * 3600),
+  CDN_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
 });
 
 /** Reads and validates the settings; throws a {@link ConfigError} naming every bad variable. */
@@ -111,7 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = String(issue.path[0] ?? 'environment');
       const raw = env[name];
       // Echo the value except for secrets, so the reader sees what was actually read.
-      const shown = raw === undefined || /KEY|PASSWORD/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
+      const shown = raw === undefined || /KEY|PASSWORD|TOKEN|REDIS_URL/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
@@ -141,6 +224,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if ((email === undefined) !== (password === undefined)) {
     problems.push('KEEPSAKE_SYNC_ADMIN_EMAIL and KEEPSAKE_SYNC_ADMIN_PASSWORD: set both or neither');
   }
+  // S3_* wins over AWS_*: the service's own bucket may use other keys than the host's AWS tooling.
+  const accessKeyId = e.S3_ACCESS_KEY_ID ?? e.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = e.S3_ACCESS_KEY_ID === undefined ? e.AWS_SECRET_ACCESS_KEY : e.S3_SECRET_ACCESS_KEY;
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push('S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): set both or neither');
+  }
+  const s3Named = [e.S3_ENDPOINT, e.S3_REGION, e.S3_FORCE_PATH_STYLE].some((value) => value !== undefined);
+  if (e.S3_BUCKET === undefined && s3Named) problems.push('S3_BUCKET: required when S3_ENDPOINT, S3_REGION or S3_FORCE_PATH_STYLE is set');
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -156,6 +247,33 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       accessTtlSeconds: e.JWT_ACCESS_TTL ?? 15 * 60,
       refreshTtlSeconds: e.JWT_REFRESH_TTL ?? 30 * 24 * 3600,
       privateKeyPem: e.JWT_PRIVATE_KEY,
+    },
+    s3:
+      e.S3_BUCKET === undefined
+        ? undefined
+        : {
+            bucket: e.S3_BUCKET,
+            region: e.S3_REGION ?? 'us-east-1',
+            endpoint: e.S3_ENDPOINT?.replace(/\/+$/, ''),
+            forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true' || e.S3_FORCE_PATH_STYLE === '1',
+            credentials: accessKeyId !== undefined && secretAccessKey !== undefined ? { accessKeyId, secretAccessKey } : undefined,
+          },
+    media: { urlTtlSeconds: e.MEDIA_URL_TTL_SECONDS ?? 300, cdnBaseUrl: e.CDN_BASE_URL?.replace(/\/+$/, '') },
+    redisUrl: e.REDIS_URL,
+    trustProxy:
+      e.TRUST_PROXY === undefined || e.TRUST_PROXY === 'false'
+        ? false
+        : e.TRUST_PROXY === 'true'
+          ? true
+          : e.TRUST_PROXY.split(',').map((entry) => entry.trim()),
+    metricsToken: e.METRICS_TOKEN,
+    rateLimits: {
+      windowSeconds: e.RATE_LIMIT_WINDOW ?? 60,
+      perIp: e.RATE_LIMIT_PER_IP ?? 1200,
+      perSchool: e.RATE_LIMIT_PER_SCHOOL ?? 600,
+      signInPerIp: e.RATE_LIMIT_SIGN_IN_PER_IP ?? 10,
+      signInPerAccount: e.RATE_LIMIT_SIGN_IN_PER_ACCOUNT ?? 5,
+      refreshPerIp: e.RATE_LIMIT_REFRESH_PER_IP ?? 30,
     },
     bootstrap:
       email !== undefined && password !== undefined

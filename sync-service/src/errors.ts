@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'forbidden'
   | 'not-found'
   | 'conflict'
+  | 'quota-exceeded'
   | 'internal';
 
 /** The HTTP status for each code, so a route throws a code and never picks a status by hand. */
@@ -25,6 +26,8 @@ export const STATUS_OF: Record<ApiErrorCode, number> = {
   'not-found': 404,
   conflict: 409,
   'unsupported-media': 415,
+  /** Insufficient Storage: the school's plan has no room for this publish. */
+  'quota-exceeded': 507,
   internal: 500,
 };
 

@@ -11,7 +11,9 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import { openDatabase, type Db } from './db/database.ts';
 import { migrateToLatest } from './db/migrations.ts';
 import { ApiError } from './errors.ts';
+import { MemoryStore, RedisStore, type RateLimitStore } from './ratelimit.ts';
 import { createSchool, hasNoSchool } from './services/schools.ts';
+import { mediaSettingsFromConfig } from './services/storage.ts';
 
 const USAGE = `Usage: tsx src/main.ts [serve | migrate | create-school --name NAME --slug SLUG --admin-email EMAIL --admin-password PASSWORD [--admin-name NAME]]`;
 
@@ -71,7 +73,23 @@ async function serve(config: Config): Promise<void> {
   const db = openDatabase(config.database);
   await migrateToLatest(db);
   const tokens = new TokenService(keys, config.jwt);
-  const app = buildApp({ db: db.kysely, tokens, refreshTtlSeconds: config.jwt.refreshTtlSeconds, logger: { level: config.logLevel } });
+  // Several instances share their rate-limit counts through Redis; one instance keeps them in memory.
+  let store: RateLimitStore = new MemoryStore();
+  if (config.redisUrl !== undefined) {
+    const redis = new RedisStore(config.redisUrl);
+    await redis.connect();
+    store = redis;
+  }
+  const app = buildApp({
+    db: db.kysely,
+    tokens,
+    refreshTtlSeconds: config.jwt.refreshTtlSeconds,
+    logger: { level: config.logLevel },
+    trustProxy: config.trustProxy,
+    rateLimit: { store, limits: config.rateLimits },
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
+    ...(config.s3 === undefined ? {} : { media: mediaSettingsFromConfig(config.s3, config.media) }),
+  });
 
   if (config.bootstrap !== undefined && (await hasNoSchool(db.kysely))) {
     const b = config.bootstrap;

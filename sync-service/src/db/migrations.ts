@@ -5,6 +5,7 @@
  */
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './database.ts';
+import { isPostgres } from './dialect.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_schools_users_events': {
@@ -82,6 +83,176 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('at', 'text', (c) => c.notNull())
         .execute();
       await db.schema.createIndex('audit_log_school_at').on('audit_log').columns(['school_id', 'at']).execute();
+    },
+  },
+  '0002_people_consent_changes': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('classes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('classes_school_name', ['school_id', 'name'])
+        .execute();
+
+      await db.schema
+        .createTable('students')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('name', 'text')
+        .addColumn('class_id', 'text', (c) => c.references('classes.id').onDelete('set null'))
+        .addColumn('remote_ref', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('deleted_at', 'text')
+        // A tombstone keeps nothing personal; a live student has a name.
+        .addCheckConstraint('students_tombstone', sql`(deleted_at is null and name is not null) or (deleted_at is not null and name is null and class_id is null and remote_ref is null)`)
+        .execute();
+      // NULLs are distinct on both engines, so tombstones (remote_ref null) never collide.
+      await db.schema.createIndex('students_school_remote_ref').on('students').columns(['school_id', 'remote_ref']).unique().execute();
+      await db.schema.createIndex('students_class').on('students').column('class_id').execute();
+
+      await db.schema
+        .createTable('families')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('email', 'text')
+        .addColumn('access_code_hash', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addCheckConstraint('families_email_lower', sql`email = lower(email)`)
+        .execute();
+      await db.schema.createIndex('families_school_email').on('families').columns(['school_id', 'email']).unique().execute();
+
+      await db.schema
+        .createTable('family_members')
+        .addColumn('family_id', 'text', (c) => c.notNull().references('families.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('family_members_pk', ['family_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('family_members_user').on('family_members').column('user_id').execute();
+
+      await db.schema
+        .createTable('family_students')
+        .addColumn('family_id', 'text', (c) => c.notNull().references('families.id').onDelete('cascade'))
+        .addColumn('student_id', 'text', (c) => c.notNull().references('students.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('family_students_pk', ['family_id', 'student_id'])
+        .execute();
+      await db.schema.createIndex('family_students_student').on('family_students').column('student_id').execute();
+
+      // No foreign key on set_by_user_id: who gave consent must outlive their account.
+      await db.schema
+        .createTable('consents')
+        .addColumn('student_id', 'text', (c) => c.notNull().references('students.id').onDelete('cascade'))
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('granted', 'integer', (c) => c.notNull())
+        .addColumn('set_by_user_id', 'text')
+        .addColumn('set_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('consents_pk', ['student_id', 'purpose'])
+        .addCheckConstraint('consents_purpose', sql`purpose in ('publish', 'yearbook')`)
+        .addCheckConstraint('consents_granted', sql`granted in (0, 1)`)
+        .execute();
+
+      // seq: SQLite's `integer primary key autoincrement` never reuses a value; PostgreSQL's identity
+      // column is the same promise. A plain (4-byte) integer keeps pg from handing it back as text.
+      const postgres = isPostgres(db);
+      await db.schema
+        .createTable('changes')
+        .addColumn('seq', 'integer', (c) => (postgres ? c.primaryKey().generatedAlwaysAsIdentity() : c.primaryKey().autoIncrement()))
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('entity', 'text', (c) => c.notNull())
+        .addColumn('entity_id', 'text', (c) => c.notNull())
+        .addColumn('op', 'text', (c) => c.notNull())
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addCheckConstraint('changes_entity', sql`entity in ('event', 'student', 'class', 'family', 'consent', 'membership')`)
+        .addCheckConstraint('changes_op', sql`op in ('upsert', 'delete')`)
+        .execute();
+      await db.schema.createIndex('changes_school_seq').on('changes').columns(['school_id', 'seq']).execute();
+      await db.schema.createIndex('changes_entity').on('changes').columns(['school_id', 'entity', 'entity_id']).execute();
+
+      await db.schema
+        .createTable('device_checkpoints')
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('device_checkpoints_pk', ['device_id', 'school_id'])
+        .execute();
+    },
+  },
+  '0003_plans_quotas_media': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('plans')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('storage_bytes', 'bigint', (c) => c.notNull())
+        .addColumn('originals_allowed', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('video_allowed', 'integer', (c) => c.notNull().defaultTo(1))
+        .execute();
+      // The embedded default: every school is on it until someone sells it another.
+      await sql`insert into plans (id, name, storage_bytes, originals_allowed, video_allowed) values ('standard', 'Standard', ${100 * 1000 ** 3}, 0, 1)`.execute(db);
+
+      await db.schema
+        .createTable('subscriptions')
+        .addColumn('school_id', 'text', (c) => c.primaryKey().references('schools.id').onDelete('cascade'))
+        .addColumn('plan_id', 'text', (c) => c.notNull().references('plans.id'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await sql`insert into subscriptions (school_id, plan_id, created_at) select id, 'standard', created_at from schools`.execute(db);
+
+      await db.schema
+        .createTable('usage')
+        .addColumn('school_id', 'text', (c) => c.primaryKey().references('schools.id').onDelete('cascade'))
+        .addColumn('used_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('reserved_bytes', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addCheckConstraint('usage_not_negative', sql`used_bytes >= 0 and reserved_bytes >= 0`)
+        .execute();
+
+      await db.schema
+        .createTable('reservations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('objects', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('settled_at', 'text')
+        .addCheckConstraint('reservations_state', sql`state in ('reserved', 'committed', 'released')`)
+        .execute();
+      await db.schema.createIndex('reservations_school_state').on('reservations').columns(['school_id', 'state', 'expires_at']).execute();
+
+      await db.schema
+        .createTable('media')
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('variant', 'text', (c) => c.notNull())
+        .addColumn('position', 'integer', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('object_key', 'text', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .addColumn('width', 'integer')
+        .addColumn('height', 'integer')
+        .addColumn('duration_sec', 'double precision')
+        .addColumn('captured_at', 'text')
+        .addColumn('rating', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('title', 'text')
+        .addColumn('description', 'text')
+        .addColumn('tags', 'text', (c) => c.notNull())
+        .addColumn('people', 'text', (c) => c.notNull())
+        .addColumn('published_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('media_pk', ['event_id', 'asset_id', 'variant'])
+        .execute();
+      await db.schema.createIndex('media_event_position').on('media').columns(['event_id', 'position']).execute();
+      await db.schema.createIndex('media_school').on('media').column('school_id').execute();
     },
   },
 };

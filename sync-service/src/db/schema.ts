@@ -10,7 +10,7 @@
  * - calendar dates (`starts_on`) are `YYYY-MM-DD` text: a school day has no time zone;
  * - booleans, when they come, are integers 0/1.
  */
-import type { Insertable, Selectable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable } from 'kysely';
 
 export const ROLES = ['admin', 'photographer', 'teacher', 'parent', 'student'] as const;
 export type Role = (typeof ROLES)[number];
@@ -91,3 +91,192 @@ export interface Database {
 
 export type EventRow = Selectable<EventsTable>;
 export type NewAuditRow = Insertable<AuditLogTable>;
+
+// ---- Plans, quotas and published media (migration 0003) ----
+
+/**
+ * A byte count in a `bigint` column (a school's storage passes 2^31 bytes long before it passes 2 GB of
+ * photos). pg hands `bigint` back as text to stay exact, SQLite as a number; read it through
+ * `Number()` (exact below 2^53 bytes, 9 PB).
+ */
+export type Bytes = ColumnType<number | string, number, number>;
+
+export const RESERVATION_STATES = ['reserved', 'committed', 'released'] as const;
+export type ReservationState = (typeof RESERVATION_STATES)[number];
+
+export interface PlansTable {
+  id: string;
+  name: string;
+  storage_bytes: Bytes;
+  /** 0/1: whether stripped originals may be published. */
+  originals_allowed: number;
+  /** 0/1: whether videos may be published. */
+  video_allowed: number;
+}
+
+export interface SubscriptionsTable {
+  school_id: string;
+  plan_id: string;
+  created_at: string;
+}
+
+/** One row a school: what its published media take and what running publishes have reserved. */
+export interface UsageTable {
+  school_id: string;
+  used_bytes: Bytes;
+  reserved_bytes: Bytes;
+}
+
+export interface ReservationsTable {
+  id: string;
+  school_id: string;
+  event_id: string;
+  bytes: Bytes;
+  objects: number;
+  state: ReservationState;
+  expires_at: string;
+  created_by: string | null;
+  created_at: string;
+  /** When it was committed or released. */
+  settled_at: string | null;
+}
+
+/** One published object: a variant of an asset of an event. */
+export interface MediaTable {
+  school_id: string;
+  event_id: string;
+  /** The desktop's content hash of the asset. */
+  asset_id: string;
+  variant: string;
+  /** The asset's place in the manifest (the same for all its variants): the gallery's order and paging cursor. */
+  position: number;
+  kind: string;
+  object_key: string;
+  size: Bytes;
+  hash: string;
+  width: number | null;
+  height: number | null;
+  duration_sec: number | null;
+  captured_at: string | null;
+  rating: number;
+  title: string | null;
+  description: string | null;
+  /** JSON text: string[]. */
+  tags: string;
+  /** JSON text: the student ids tagged. */
+  people: string;
+  published_at: string;
+}
+
+export interface Database {
+  plans: PlansTable;
+  subscriptions: SubscriptionsTable;
+  usage: UsageTable;
+  reservations: ReservationsTable;
+  media: MediaTable;
+}
+
+export type PlanRow = Selectable<PlansTable>;
+export type ReservationRow = Selectable<ReservationsTable>;
+export type MediaRow = Selectable<MediaTable>;
+
+// ---- People, consent and the change feed (migration 0002) ----
+
+export const CONSENT_PURPOSES = ['publish', 'yearbook'] as const;
+export type ConsentPurpose = (typeof CONSENT_PURPOSES)[number];
+
+export const CHANGE_ENTITIES = ['event', 'student', 'class', 'family', 'consent', 'membership'] as const;
+export type ChangeEntity = (typeof CHANGE_ENTITIES)[number];
+export type ChangeOp = 'upsert' | 'delete';
+
+export interface ClassesTable {
+  id: string;
+  school_id: string;
+  name: string;
+  created_at: string;
+}
+
+/**
+ * A student (the desktop's "person"). Erasure keeps the row as a tombstone (`deleted_at` set, every
+ * personal field null) so the change feed can still say `delete` for its id.
+ */
+export interface StudentsTable {
+  id: string;
+  school_id: string;
+  /** Null only on a tombstone. */
+  name: string | null;
+  class_id: string | null;
+  /** The desktop's roster key / person id; unique per school among live students. */
+  remote_ref: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+}
+
+export interface FamiliesTable {
+  id: string;
+  school_id: string;
+  name: string;
+  /** Lower-cased contact address from the roster's family email; how a re-import finds the family again. */
+  email: string | null;
+  access_code_hash: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Parents' accounts in a family. */
+export interface FamilyMembersTable {
+  family_id: string;
+  user_id: string;
+}
+
+export interface FamilyStudentsTable {
+  family_id: string;
+  student_id: string;
+}
+
+/** Opt-in: a purpose with no row is denied. */
+export interface ConsentsTable {
+  student_id: string;
+  purpose: ConsentPurpose;
+  /** 0/1. */
+  granted: number;
+  set_by_user_id: string | null;
+  set_at: string;
+}
+
+/** The change feed: one row per entity (older rows for the same entity are dropped when it changes again). */
+export interface ChangesTable {
+  /** Autoincrement (SQLite) / identity (PostgreSQL); commit order within a school (see services/changes.ts). */
+  seq: Generated<number>;
+  school_id: string;
+  entity: ChangeEntity;
+  entity_id: string;
+  op: ChangeOp;
+  at: string;
+}
+
+export interface DeviceCheckpointsTable {
+  device_id: string;
+  school_id: string;
+  user_id: string;
+  seq: number;
+  updated_at: string;
+}
+
+export interface Database {
+  classes: ClassesTable;
+  students: StudentsTable;
+  families: FamiliesTable;
+  family_members: FamilyMembersTable;
+  family_students: FamilyStudentsTable;
+  consents: ConsentsTable;
+  changes: ChangesTable;
+  device_checkpoints: DeviceCheckpointsTable;
+}
+
+export type ClassRow = Selectable<ClassesTable>;
+export type StudentRow = Selectable<StudentsTable>;
+export type FamilyRow = Selectable<FamiliesTable>;
+export type ConsentRow = Selectable<ConsentsTable>;
+export type ChangeRow = Selectable<ChangesTable>;

@@ -88,3 +88,24 @@ export async function startHarness(target: TestDatabase, options: { scrypt?: Scr
     },
   };
 }
+
+/** {@link Harness.call} for every method the people and change-feed routes use (PUT and DELETE too). */
+export function send(
+  h: Harness,
+  method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  url: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<LightMyRequestResponse> {
+  return h.app.inject({
+    method,
+    url,
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+  });
+}
+
+/** The change rows of a school, oldest first (for atomicity checks that bypass the API). */
+export function changeRows(h: Harness, schoolId: string) {
+  return h.db.kysely.selectFrom('changes').selectAll().where('school_id', '=', schoolId).orderBy('seq').execute();
+}
