@@ -1,28 +1,12 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, type Io } from '../cli/main.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
+import { freePort, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
 import { fileSessionStore, SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
 
 // The desktop's sync client against the real sync service, started as its own process on a temp SQLite
 // data folder, as a school runs it on its embedded default.
-
-const SERVICE = fileURLToPath(new URL('../../sync-service', import.meta.url));
-const PASSWORD = 'a long enough secret';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 function memoryStore(): SessionStore & { value: StoredSession | null } {
   const store = {
@@ -41,30 +25,19 @@ function memoryStore(): SessionStore & { value: StoredSession | null } {
 }
 
 let dir: TempDir;
-let server: ChildProcess;
+let service: SyncServiceProcess;
 let base: string;
+const PASSWORD = 'a long enough secret';
 
 beforeAll(async () => {
   dir = await tempDir('keepsake-sync-client-');
-  const port = await freePort();
-  const env = { ...process.env, KEEPSAKE_SYNC_DATA: dir.path, PORT: String(port), LOG_LEVEL: 'warn', DATABASE_URL: '' };
-  const created = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'create-school', '--name', 'Greenfield Primary', '--slug', 'greenfield', '--admin-email', 'office@greenfield.example', '--admin-password', PASSWORD],
-    { cwd: SERVICE, env, encoding: 'utf8' },
-  );
-  expect(created.status, created.stderr).toBe(0);
-  server = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: SERVICE, env, stdio: 'ignore' });
-  base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 150; i++) {
-    if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the sync service did not start');
+  service = await startSyncService();
+  base = service.base;
+  expect(service.admin.password).toBe(PASSWORD);
 }, 60_000);
 
 afterAll(async () => {
-  server?.kill('SIGTERM');
+  await service?.stop();
   await dir?.cleanup();
 });
 
