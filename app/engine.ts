@@ -19,6 +19,8 @@ import { MAX_INPUT_PIXELS, PhotoPipeline } from './media/derivatives/photo-deriv
 import { MetadataReader } from './media/metadata/metadata.service.ts';
 import * as video from './media/video/video-derivatives.ts';
 import { SearchService } from './search/search.service.ts';
+import { linkedSchool, SchoolLink } from './sync/school-link.ts';
+import type { SyncClient } from './sync/sync-client.ts';
 
 /** The engine of one library, built in one place for the CLI, Electron's main process and the web host. */
 export interface Engine {
@@ -53,6 +55,11 @@ export interface EngineOptions {
   credentials?: CredentialsProvider;
   /** The sync service's quota reservations; without one, publishing goes to the bucket alone. */
   quota?: QuotaReserver | null;
+  /**
+   * The school's sync service: when the library is linked to a school and signed in, publishing reserves
+   * quota there and sends it each event's manifest. Without it, publishing goes to the bucket alone.
+   */
+  sync?: { client: SyncClient } | null;
   /** Cloud settings of this process over the stored ones (the CLI's `--limit-kbps`). */
   cloudOverrides?: Partial<CloudSettings>;
   /** Uploader retry timing (tests shorten it). */
@@ -73,13 +80,16 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   const volumes = new VolumeWatcher();
   const heic = new HeicDecoder({ maxPixels: MAX_INPUT_PIXELS });
   const derivatives = new DerivativeService({ catalog, libraryRoot, photos: new PhotoPipeline({ heic }), video });
+  const school = options.sync && !catalog.readOnly ? linkedSchool(catalog) : null;
+  const link = school && options.sync ? new SchoolLink(options.sync.client, catalog, school) : null;
   const cloud = new CloudService({
     catalog,
     libraryRoot,
     derivatives,
     log: log.child('cloud'),
     ...(options.credentials ? { credentials: options.credentials } : {}),
-    quota: options.quota ?? null,
+    quota: options.quota ?? link,
+    gallery: link,
     ...(options.cloudOverrides ? { overrides: options.cloudOverrides } : {}),
     ...(options.uploaderTiming ? { uploader: options.uploaderTiming } : {}),
   });

@@ -14,7 +14,7 @@ import type { DerivativeService } from '../media/derivatives/derivative.service.
 import { AppError } from '../shared/errors.ts';
 import { cliCredentials, type CredentialsProvider } from './credentials.ts';
 import { ObjectStore, StoreError, VARIANT_TAG } from './object-store.ts';
-import { Publisher, type QuotaReserver } from './publisher.ts';
+import { Publisher, type GallerySink, type QuotaReserver } from './publisher.ts';
 import { loadCloudSettings, requireCloudSettings, saveCloudSettings, type CloudSettings } from './settings.ts';
 import { Uploader, type UploaderOptions, type UploadProgress } from './uploader.ts';
 
@@ -52,6 +52,7 @@ export interface CloudServiceOptions {
   derivatives: DerivativeService;
   credentials?: CredentialsProvider;
   quota?: QuotaReserver | null;
+  gallery?: GallerySink | null;
   log?: Logger;
   /** Overrides of the stored settings for this process (the CLI's `--limit-kbps`). */
   overrides?: Partial<CloudSettings>;
@@ -88,6 +89,7 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
       derivatives: options.derivatives,
       cloud: () => this.connection(),
       quota: options.quota ?? null,
+      gallery: options.gallery ?? null,
       log: this.log.child('publish'),
     });
   }

@@ -33,6 +33,11 @@ export interface QuotaReserver {
   reserve(request: { eventId: EventId; bytes: number; objects: number }): Promise<{ id: string; bytes: number }>;
 }
 
+/** Where an event's manifest goes once its uploads are done: the school's sync service, which shows the gallery. */
+export interface GallerySink {
+  publishManifest(eventId: EventId, assets: ManifestAssetInput[], reservationId: string | null): Promise<void>;
+}
+
 /** An asset held back from publishing, and why: shown in the report and the UI. */
 export interface HeldAsset {
   assetId: AssetId;
@@ -64,6 +69,7 @@ export interface PublisherOptions {
   /** Built on first use: a library without cloud settings can still open and work. */
   cloud: () => { settings: CloudSettings; store: ObjectStore; uploader: Uploader };
   quota?: QuotaReserver | null;
+  gallery?: GallerySink | null;
   log?: Logger;
 }
 
@@ -82,6 +88,7 @@ export class Publisher {
   private readonly derivatives: DerivativeService;
   private readonly cloud: PublisherOptions['cloud'];
   private readonly quota: QuotaReserver | null;
+  private readonly gallery: GallerySink | null;
   private readonly log: Logger;
 
   constructor(options: PublisherOptions) {
@@ -90,6 +97,7 @@ export class Publisher {
     this.derivatives = options.derivatives;
     this.cloud = options.cloud;
     this.quota = options.quota ?? null;
+    this.gallery = options.gallery ?? null;
     this.log = options.log ?? createLogger('publish');
   }
 
@@ -146,6 +154,8 @@ export class Publisher {
     if (this.quota && plan.estimatedBytes > 0) {
       // Nothing is queued unless the school has room for all of it.
       plan.reservation = await this.quota.reserve({ eventId, bytes: plan.estimatedBytes, objects: toQueue.length });
+      // Committed by the manifest the sync service receives once the uploads are done.
+      this.catalog.library.setMeta(reservationKey(eventId), plan.reservation.id);
     }
     this.catalog.db.transaction(() => {
       for (const { asset, state } of toQueue) {
@@ -260,13 +270,30 @@ export class Publisher {
       this.catalog.cloud.queueManifest(eventId, 500);
       return;
     }
-    const { uploader } = this.cloud();
     const key = `${this.eventPrefix(event)}/manifest.json`;
     const manifest = this.manifestOf(event);
     if (manifest.assets.length === 0) {
       if (this.catalog.cloud.getObject(key)) await this.deleteObjects([key], context.signal);
-      return;
+    } else {
+      await this.uploadManifest(event, key, manifest, context);
     }
+    if (this.gallery) {
+      const reservation = this.catalog.library.getMeta(reservationKey(eventId)) || null;
+      await this.gallery.publishManifest(eventId, manifest.assets.map((asset) => ({ ...asset, people: this.remotePeopleOf(asset.id) })), reservation);
+      this.catalog.library.setMeta(reservationKey(eventId), '');
+    }
+  }
+
+  /** The sync service's ids of the people tagged in an asset (those not synced yet have none and are left out). */
+  private remotePeopleOf(hash: string): string[] {
+    const asset = this.catalog.assets.getByHash(hash as Asset['hash']);
+    if (!asset) return [];
+    return this.catalog.people.forAsset(asset.id).flatMap((person) => (person.remoteId ? [person.remoteId] : []));
+  }
+
+  private async uploadManifest(event: SchoolEvent, key: string, manifest: EventManifest, context: JobContext): Promise<void> {
+    const { uploader } = this.cloud();
+    const eventId = event.id;
     const dir = path.join(this.libraryRoot, '.keepsake', 'cloud');
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, `manifest-${eventId}.json`);
@@ -370,6 +397,10 @@ export class Publisher {
     if (!event) throw new AppError('not-found', `Event ${eventId} is not in the library.`);
     return event;
   }
+}
+
+function reservationKey(eventId: EventId): string {
+  return `publish.reservation.${eventId}`;
 }
 
 /**
