@@ -19,7 +19,8 @@ import {
   type CloudValues,
 } from './cloud.commands.ts';
 import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
-import { syncCommand, type SyncValues } from './sync.commands.ts';
+import { sessionFile, syncClientFor, syncCommand, type SyncValues } from './sync.commands.ts';
+import { fileExists } from '../fs/durable-files.ts';
 import { runWatchCommand } from './watch.command.ts';
 
 /** Exit codes scripts can rely on. */
@@ -276,6 +277,7 @@ async function withEngine(values: Values, options: { create: boolean }, run: (en
     credentials: cliCredentials(values.profile),
     cloudOverrides: cloudOverrides(values),
     ...uploaderTimingFromEnv(),
+    ...((await fileExists(sessionFile(libraryPath))) ? { sync: { client: syncClientFor(libraryPath) } } : {}),
   });
   try {
     return await run(engine);

@@ -3,7 +3,8 @@ import { text } from 'node:stream/consumers';
 import { KEEPSAKE_DIR } from '../catalog/database.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../shared/errors.ts';
-import { fileSessionStore, SyncClient } from '../sync/sync-client.ts';
+import { linkedSchool, linkSchool, type LinkedSchool } from '../sync/school-link.ts';
+import { fileSessionStore, SyncClient, type Membership } from '../sync/sync-client.ts';
 
 /** The options the sync commands read. */
 export interface SyncValues {
@@ -11,6 +12,8 @@ export interface SyncValues {
   server?: string;
   email?: string;
   'password-stdin'?: boolean;
+  /** The school (its slug) to link the library to, when the account is in several. */
+  school?: string;
 }
 
 interface Io {
@@ -49,12 +52,22 @@ export async function syncCommand(
       const password = values['password-stdin'] ? (await text(stdin)).replace(/\r?\n$/, '') : env.KEEPSAKE_SYNC_PASSWORD;
       if (!password) throw new AppError('invalid-input', 'Give the password on stdin with --password-stdin, or in KEEPSAKE_SYNC_PASSWORD.');
       const { memberships } = await client.signIn(values.server, values.email, password);
-      const roles = memberships.map((m) => `${m.role} of ${m.schoolId}`).join(', ') || 'no school yet';
-      io.out(values.json ? `${JSON.stringify({ signedIn: true, memberships })}\n` : `Signed in to ${values.server} as ${values.email} (${roles}).\n`);
+      const school = chooseSchool(memberships, values.school);
+      linkSchool(engine.catalog, school);
+      if (school && engine.cloud.configured && engine.cloud.settings().school !== school.slug && engine.cloud.settings().school !== school.id) {
+        io.err(`Note: the bucket layout uses school "${engine.cloud.settings().school}", but this library is now linked to "${school.slug}": the service accepts only keys under schools/${school.slug}/. Set it with: keepsake cloud config --school ${school.slug}\n`);
+      }
+      const roles = memberships.map((m) => `${String(m.role)} of ${String(m.schoolSlug ?? m.schoolId)}`).join(', ') || 'no school yet';
+      io.out(
+        values.json
+          ? `${JSON.stringify({ signedIn: true, memberships, linked: school })}\n`
+          : `Signed in to ${values.server} as ${values.email} (${roles})${school ? `; this library publishes for ${school.name}` : ''}.\n`,
+      );
       return exit.ok;
     }
     case 'sign-out':
       await client.signOut();
+      linkSchool(engine.catalog, null);
       io.out(values.json ? `${JSON.stringify({ signedIn: false })}\n` : 'Signed out of the sync service.\n');
       return exit.ok;
     case 'status': {
@@ -65,10 +78,27 @@ export async function syncCommand(
       // A refresh proves the session is still good (and shows the roles as the server has them now).
       await client.refresh();
       const memberships = client.memberships;
-      io.out(values.json ? `${JSON.stringify({ signedIn: true, memberships })}\n` : `Signed in: ${memberships.map((m) => `${m.role} of ${m.schoolId}`).join(', ')}.\n`);
+      const linked = linkedSchool(engine.catalog);
+      io.out(
+        values.json
+          ? `${JSON.stringify({ signedIn: true, memberships, linked })}\n`
+          : `Signed in: ${memberships.map((m) => `${String(m.role)} of ${String(m.schoolSlug ?? m.schoolId)}`).join(', ')}${linked ? `; publishing for ${linked.name}` : ''}.\n`,
+      );
       return exit.ok;
     }
     default:
       throw new AppError('invalid-input', 'Usage: keepsake sync sign-in --server URL --email ADDRESS [--password-stdin] | sign-out | status');
   }
+}
+
+/** The school to link: the one named, or the only one the account belongs to as staff that publishes. */
+function chooseSchool(memberships: Membership[], slug: string | undefined): LinkedSchool | null {
+  const candidates = memberships.filter((m) => m.role === 'admin' || m.role === 'photographer');
+  const pick = slug ? memberships.find((m) => m.schoolSlug === slug || m.schoolId === slug) : candidates.length === 1 ? candidates[0] : undefined;
+  if (slug && !pick) throw new AppError('not-found', `This account is not a member of a school "${slug}".`);
+  if (!pick) {
+    if (candidates.length > 1) throw new AppError('invalid-input', `This account is in several schools; say which with --school (${candidates.map((m) => String(m.schoolSlug)).join(', ')}).`);
+    return null;
+  }
+  return { id: pick.schoolId, slug: String(pick.schoolSlug ?? pick.schoolId), name: String(pick.schoolName ?? pick.schoolSlug ?? pick.schoolId) };
 }
