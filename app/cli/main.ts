@@ -19,7 +19,8 @@ import {
   type CloudValues,
 } from './cloud.commands.ts';
 import { formatBytes, formatDuration, ProgressLine } from './progress.ts';
-import { sessionFile, syncClientFor, syncCommand, type SyncValues } from './sync.commands.ts';
+import { linkedSchool } from '../sync/school-link.ts';
+import { feedPullerFor, sessionFile, syncClientFor, syncCommand, type SyncValues } from './sync.commands.ts';
 import { fileExists } from '../fs/durable-files.ts';
 import { runWatchCommand } from './watch.command.ts';
 
@@ -76,6 +77,8 @@ Commands:
                                   sign in to the school's sync service (the password from stdin or
                                   $KEEPSAKE_SYNC_PASSWORD; only a refresh token is kept)
   sync sign-out | status          end the session / show it
+  sync pull                       bring the school's events, students and consent into the library
+                                  (keepsake start does it every 30 s while signed in)
   cloud lifecycle --archive-after-days N [--archive-class GLACIER]
                                   archive originals after N days; abort unfinished uploads after 7 days
   start                           open the library and offer to import camera cards as they are inserted
@@ -565,9 +568,38 @@ async function start(engine: Engine, io: Io): Promise<number> {
   });
   engine.volumes.on('error', (error) => io.err(`keepsake: ${error.message}\n`));
   engine.volumes.start();
+  const stopPolling = await pollSyncService(engine, io);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
+  stopPolling();
   return EXIT.ok;
+}
+
+/** While signed in and linked, pulls the school's changes every `KEEPSAKE_SYNC_POLL_SEC` (30) seconds. */
+async function pollSyncService(engine: Engine, io: Io): Promise<() => void> {
+  if (!(await fileExists(sessionFile(engine.libraryRoot))) || !linkedSchool(engine.catalog)) return () => undefined;
+  const puller = feedPullerFor(engine, syncClientFor(engine.libraryRoot));
+  const seconds = Math.max(5, Number(process.env.KEEPSAKE_SYNC_POLL_SEC ?? 30) || 30);
+  let running = false;
+  const poll = async (): Promise<void> => {
+    if (running) return;
+    running = true;
+    try {
+      const report = await puller.pull();
+      if (report.events + report.people + report.consents + report.erased > 0) {
+        io.out(`From the sync service: ${report.events} event(s), ${report.people} student(s), ${report.consents} consent change(s).\n`);
+        engine.jobs.notify();
+      }
+    } catch (error) {
+      // Offline or signed out: say it once per failure and try again at the next poll.
+      io.err(`keepsake: sync: ${toAppError(error).message}\n`);
+    } finally {
+      running = false;
+    }
+  };
+  void poll();
+  const timer = setInterval(() => void poll(), seconds * 1000);
+  return () => clearInterval(timer);
 }

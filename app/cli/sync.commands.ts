@@ -3,6 +3,7 @@ import { text } from 'node:stream/consumers';
 import { KEEPSAKE_DIR } from '../catalog/database.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../shared/errors.ts';
+import { FeedPuller } from '../sync/feed-puller.ts';
 import { linkedSchool, linkSchool, type LinkedSchool } from '../sync/school-link.ts';
 import { fileSessionStore, SyncClient, type Membership } from '../sync/sync-client.ts';
 
@@ -86,9 +87,26 @@ export async function syncCommand(
       );
       return exit.ok;
     }
+    case 'pull': {
+      const puller = feedPullerFor(engine, client);
+      const report = await puller.pull();
+      io.out(
+        values.json
+          ? `${JSON.stringify(report)}\n`
+          : `From the sync service: ${report.events} event(s), ${report.people} student(s), ${report.consents} consent change(s), ${report.erased} erasure(s).\n`,
+      );
+      return exit.ok;
+    }
     default:
-      throw new AppError('invalid-input', 'Usage: keepsake sync sign-in --server URL --email ADDRESS [--password-stdin] | sign-out | status');
+      throw new AppError('invalid-input', 'Usage: keepsake sync sign-in --server URL --email ADDRESS [--password-stdin] | sign-out | status | pull');
   }
+}
+
+/** The feed puller of a signed-in, linked library; a clear error otherwise. */
+export function feedPullerFor(engine: Engine, client: SyncClient): FeedPuller {
+  const school = linkedSchool(engine.catalog);
+  if (!school) throw new AppError('invalid-input', 'This library is not linked to a school: keepsake sync sign-in --server URL --email ADDRESS [--school SLUG].');
+  return new FeedPuller(client, engine.catalog, school);
 }
 
 /** The school to link: the one named, or the only one the account belongs to as staff that publishes. */

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { main, type Io } from '../cli/main.ts';
+import { openEngine } from '../engine.ts';
+import type { AssetId, ContentHash, EventId } from '../shared/ids.ts';
+import { tempDir, type TempDir } from '../test/fixtures.ts';
+import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { SyncClient } from './sync-client.ts';
+
+// The school's shared state reaching a desktop through the change feed of the real sync service: a second
+// photographer's laptop sees the event the office created, the students and their consent; a consent
+// withdrawn on the server takes the media down; an erased student leaves nothing published.
+
+let dir: TempDir;
+let service: SyncServiceProcess;
+let library: string;
+let office: SyncClient;
+let schoolId: string;
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false };
+  const code = await main([...argv, '--library', library], io);
+  return { code, out, err };
+}
+
+async function pull(): Promise<{ events: number; people: number; consents: number; erased: number; seq: number }> {
+  const result = await cli('sync', 'pull', '--json');
+  expect(result.code, result.err).toBe(0);
+  return JSON.parse(result.out) as { events: number; people: number; consents: number; erased: number; seq: number };
+}
+
+beforeAll(async () => {
+  dir = await tempDir('keepsake-feed-');
+  service = await startSyncService();
+  const store = { value: null as never, load: () => Promise.resolve(null), save: () => Promise.resolve(), clear: () => Promise.resolve() };
+  office = new SyncClient({ store });
+  schoolId = (await office.signIn(service.base, service.admin.email, service.admin.password)).memberships[0]!.schoolId;
+  library = dir.join('laptop-2');
+  expect((await cli('init')).code).toBe(0);
+  vi.stubEnv('KEEPSAKE_SYNC_PASSWORD', service.admin.password);
+  expect((await cli('sync', 'sign-in', '--server', service.base, '--email', service.admin.email)).code).toBe(0);
+}, 60_000);
+
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await service?.stop();
+  await dir?.cleanup();
+});
+
+describe('the change feed on a second desktop', () => {
+  it('brings the office’s event, a student and their consent, once; withdrawal and erasure take media down', async () => {
+    const event = await office.request<{ id: string }>('POST', `/v1/schools/${schoolId}/events`, { name: 'Spring Concert', startsOn: '2026-05-20', location: 'Hall' });
+    const ana = await office.request<{ id: string }>('POST', `/v1/schools/${schoolId}/students`, { name: 'Ana Lima' });
+    await office.request('PUT', `/v1/schools/${schoolId}/students/${ana.id}/consent/publish`, { granted: true });
+
+    expect(await pull()).toMatchObject({ events: 1, people: 1, consents: 1, erased: 0 });
+    // Nothing new: nothing applied.
+    expect(await pull()).toMatchObject({ events: 0, people: 0, consents: 0, erased: 0 });
+
+    let engine = await openEngine({ libraryPath: library, create: false });
+    const concert = engine.catalog.events.findByName('Spring Concert')!;
+    expect(concert).toMatchObject({ remoteId: event.id, startsOn: '2026-05-20', location: 'Hall' });
+    const person = engine.catalog.people.findByName('Ana Lima')[0]!;
+    expect(person).toMatchObject({ remoteId: ana.id, consent: { publish: true, yearbook: false } });
+    // A published photo of Ana in the concert (as a publish run leaves it).
+    const photo = engine.catalog.assets.insert({
+      hash: 'ab'.repeat(16) as ContentHash, eventId: concert.id as EventId, path: 'Spring Concert/IMG_1.jpg', originalName: 'IMG_1.JPG',
+      size: 1000, mtimeMs: 0, kind: 'photo', mime: 'image/jpeg', sortTime: 0,
+    });
+    engine.catalog.people.tagAsset(photo.id, person.id);
+    engine.catalog.cloud.setPublication(photo.id as AssetId, concert.id as EventId, 'published');
+    await engine.close();
+
+    // The parent withdraws consent on the server: the photo is marked for re-publishing, which holds it back.
+    await office.request('PUT', `/v1/schools/${schoolId}/students/${ana.id}/consent/publish`, { granted: false });
+    expect(await pull()).toMatchObject({ consents: 1 });
+    engine = await openEngine({ libraryPath: library, create: false });
+    expect(engine.catalog.people.get(person.id)!.consent.publish).toBe(false);
+    expect(engine.catalog.cloud.getPublication(photo.id)?.state).toBe('modified');
+    expect(engine.catalog.jobs.counts('publish').queued).toBe(1);
+    await engine.close();
+
+    // Erased at the school: unpublished, and the person is gone from this library too.
+    await office.request('DELETE', `/v1/schools/${schoolId}/students/${ana.id}`);
+    expect(await pull()).toMatchObject({ erased: 1 });
+    engine = await openEngine({ libraryPath: library, create: false });
+    expect(engine.catalog.people.findByName('Ana Lima')).toEqual([]);
+    expect(engine.catalog.cloud.getPublication(photo.id)).toMatchObject({ state: 'deleted', reason: 'a student tagged in it was erased' });
+    await engine.close();
+
+    // The device's checkpoint is on the server.
+    const device = await cli('sync', 'pull', '--json');
+    const seq = (JSON.parse(device.out) as { seq: number }).seq;
+    expect(seq).toBeGreaterThan(0);
+  });
+});
