@@ -4,7 +4,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { EXIT, main, type Io } from '../cli/main.ts';
+import { EXIT } from '../cli/main.ts';
+import { runCli } from '../test/cli.ts';
 import { openEngine, type Engine } from '../engine.ts';
 import { AppError } from '../shared/errors.ts';
 import type { AssetId } from '../shared/ids.ts';
@@ -317,13 +318,7 @@ describe('publishing an event', () => {
 });
 
 describe('keepsake CLI: publish, uploads, backup and restore through the bucket', () => {
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false };
-    const code = await main(argv, io);
-    return { code, out, err };
-  }
+  const cli = (...argv: string[]) => runCli(argv);
 
   it('publishes from the command line, pauses and resumes, and backs the catalog up with retention and restores it', async () => {
     const r = await rig();

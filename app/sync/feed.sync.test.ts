@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main, type Io } from '../cli/main.ts';
 import { openEngine } from '../engine.ts';
 import type { AssetId, ContentHash, EventId } from '../shared/ids.ts';
+import { runCli } from '../test/cli.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
 import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
 import { SyncClient } from './sync-client.ts';
@@ -16,13 +16,7 @@ let library: string;
 let office: SyncClient;
 let schoolId: string;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false };
-  const code = await main([...argv, '--library', library], io);
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => runCli([...argv, '--library', library]);
 
 async function pull(): Promise<{ events: number; people: number; consents: number; erased: number; seq: number }> {
   const result = await cli('sync', 'pull', '--json');

@@ -2,8 +2,8 @@ import Sqlite from 'better-sqlite3';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { main, type Io } from '../cli/main.ts';
 import { openEngine } from '../engine.ts';
+import { runCli } from '../test/cli.ts';
 import { makeJpeg, tempDir, type TempDir } from '../test/fixtures.ts';
 import { startS3Server, type S3Server } from '../test/s3-server.ts';
 import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
@@ -20,13 +20,7 @@ let s3: S3Server;
 let service: SyncServiceProcess;
 let library: string;
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (t) => (out += t), err: (t) => (err += t), isTTY: false };
-  const code = await main([...argv, '--library', library], io);
-  return { code, out, err };
-}
+const cli = (...argv: string[]) => runCli([...argv, '--library', library]);
 
 beforeAll(async () => {
   dir = await tempDir('keepsake-publish-sync-');
