@@ -79,6 +79,8 @@ Commands:
   sync sign-out | status          end the session / show it
   sync pull                       bring the school's events, students and consent into the library
                                   (keepsake start does it every 30 s while signed in)
+  sync push-roster                send the library's students the school does not know yet (not consent:
+                                  the school and the parents own it)
   cloud lifecycle --archive-after-days N [--archive-class GLACIER]
                                   archive originals after N days; abort unfinished uploads after 7 days
   start                           open the library and offer to import camera cards as they are inserted

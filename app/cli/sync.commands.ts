@@ -4,7 +4,7 @@ import { KEEPSAKE_DIR } from '../catalog/database.ts';
 import type { Engine } from '../engine.ts';
 import { AppError } from '../shared/errors.ts';
 import { FeedPuller } from '../sync/feed-puller.ts';
-import { linkedSchool, linkSchool, type LinkedSchool } from '../sync/school-link.ts';
+import { linkedSchool, linkSchool, SchoolLink, type LinkedSchool } from '../sync/school-link.ts';
 import { fileSessionStore, SyncClient, type Membership } from '../sync/sync-client.ts';
 
 /** The options the sync commands read. */
@@ -97,8 +97,15 @@ export async function syncCommand(
       );
       return exit.ok;
     }
+    case 'push-roster': {
+      const school = linkedSchool(engine.catalog);
+      if (!school) throw new AppError('invalid-input', 'This library is not linked to a school: keepsake sync sign-in --server URL --email ADDRESS [--school SLUG].');
+      const result = await new SchoolLink(client, engine.catalog, school).pushRoster();
+      io.out(values.json ? `${JSON.stringify(result)}\n` : `Sent ${result.sent} student(s) to the school's roster; ${result.linked} linked.\n`);
+      return exit.ok;
+    }
     default:
-      throw new AppError('invalid-input', 'Usage: keepsake sync sign-in --server URL --email ADDRESS [--password-stdin] | sign-out | status | pull');
+      throw new AppError('invalid-input', 'Usage: keepsake sync sign-in --server URL --email ADDRESS [--password-stdin] | sign-out | status | pull | push-roster');
   }
 }
 

@@ -83,6 +83,23 @@ describe('the change feed on a second desktop', () => {
     expect(engine.catalog.cloud.getPublication(photo.id)).toMatchObject({ state: 'deleted', reason: 'a student tagged in it was erased' });
     await engine.close();
 
+    // The library's own roster reaches the school (without consent, which the school owns), and is linked.
+    engine = await openEngine({ libraryPath: library, create: false });
+    const ben = engine.catalog.people.upsert({ name: 'Ben Okafor', classGroup: '4B', familyEmail: 'okafor@example.org' }).person;
+    engine.catalog.people.setConsent(ben.id, 'publish', true, 'roster');
+    await engine.close();
+    const pushed = await cli('sync', 'push-roster', '--json');
+    expect(JSON.parse(pushed.out)).toEqual({ sent: 1, linked: 1 });
+    const students = await office.request<{ students: Array<{ id: string; name: string; className: string | null }> }>('GET', `/v1/schools/${schoolId}/students`);
+    const remoteBen = students.students.find((s) => s.name === 'Ben Okafor')!;
+    expect(remoteBen.className).toBe('4B');
+    const consent = await office.request<{ publish: { granted: boolean } }>('GET', `/v1/schools/${schoolId}/students/${remoteBen.id}/consent`);
+    expect(consent.publish.granted).toBe(false);
+    engine = await openEngine({ libraryPath: library, create: false });
+    expect(engine.catalog.people.get(ben.id)!.remoteId).toBe(remoteBen.id);
+    await engine.close();
+    expect(JSON.parse((await cli('sync', 'push-roster', '--json')).out)).toEqual({ sent: 0, linked: 0 });
+
     // The device's checkpoint is on the server.
     const device = await cli('sync', 'pull', '--json');
     const seq = (JSON.parse(device.out) as { seq: number }).seq;

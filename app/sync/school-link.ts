@@ -6,6 +6,7 @@ import type { ManifestAssetInput, Reservation } from './protocol.ts';
 import type { SyncClient } from './sync-client.ts';
 
 const SCHOOL_KEY = 'sync.school';
+const ROSTER_BATCH = 1000;
 
 /** The school a library publishes for, as the sync service knows it. */
 export interface LinkedSchool {
@@ -82,6 +83,34 @@ export class SchoolLink {
       if (!(reservationId && error instanceof AppError && error.code === 'conflict')) throw error;
       await this.client.request('PUT', path, { assets });
     }
+  }
+
+  /**
+   * Sends the library's people that the school does not know yet (name, class, family email) as roster
+   * rows, and records the server's id of each, so published media can name who is in them. Consent is not
+   * sent: the school (and the parents) own it, and it comes back through the change feed.
+   */
+  async pushRoster(): Promise<{ sent: number; linked: number }> {
+    const library = this.catalog.library.get();
+    const people = this.catalog.people.list().filter((person) => person.remoteId === null);
+    let linked = 0;
+    for (let i = 0; i < people.length; i += ROSTER_BATCH) {
+      const batch = people.slice(i, i + ROSTER_BATCH);
+      const refOf = (id: number) => `${library?.uuid ?? 'library'}:${id}`;
+      const result = await this.client.request<{ students: Array<{ remoteRef: string; id: string }> }>('POST', `/v1/schools/${this.school.id}/roster`, {
+        rows: batch.map((person) => ({ name: person.name, class: person.classGroup, remoteRef: refOf(person.id), familyEmail: person.familyEmail })),
+      });
+      const ids = new Map(result.students.map((student) => [student.remoteRef, student.id]));
+      this.catalog.db.transaction(() => {
+        for (const person of batch) {
+          const remoteId = ids.get(refOf(person.id));
+          if (!remoteId) continue;
+          this.catalog.db.prepare('UPDATE people SET remote_id = ? WHERE id = ? AND remote_id IS NULL').run(remoteId, person.id);
+          linked += 1;
+        }
+      })();
+    }
+    return { sent: people.length, linked };
   }
 
   private requireEvent(eventId: EventId): SchoolEvent {
