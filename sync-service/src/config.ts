@@ -55,6 +55,10 @@ export interface Config {
     signInPerAccount: number;
     refreshPerIp: number;
   };
+  /** Staff sign-in through an OpenID provider; unset means the OIDC routes answer 404. */
+  oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string } | undefined;
+  /** HMAC key for family access codes; unset means "derived from the JWT signing key". */
+  accessCodeSecret: string | undefined;
   /** First-start admin from the environment, so the embedded default works with no set-up step. */
   bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
 }
@@ -182,6 +186,11 @@ const EnvSchema = z.object({
   // S3 refuses presigned URLs that live longer than 7 days.
   MEDIA_URL_TTL_SECONDS: seconds(10, 7 * 24 * 3600),
   CDN_BASE_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  OIDC_ISSUER: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  OIDC_CLIENT_ID: optionalText,
+  OIDC_CLIENT_SECRET: optionalText,
+  OIDC_REDIRECT_URI: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
+  ACCESS_CODE_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
 });
 
 /** Reads and validates the settings; throws a {@link ConfigError} naming every bad variable. */
@@ -194,7 +203,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = String(issue.path[0] ?? 'environment');
       const raw = env[name];
       // Echo the value except for secrets, so the reader sees what was actually read.
-      const shown = raw === undefined || /KEY|PASSWORD|TOKEN|REDIS_URL/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
+      const shown = raw === undefined || /KEY|PASSWORD|TOKEN|SECRET|REDIS_URL/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
@@ -232,6 +241,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const s3Named = [e.S3_ENDPOINT, e.S3_REGION, e.S3_FORCE_PATH_STYLE].some((value) => value !== undefined);
   if (e.S3_BUCKET === undefined && s3Named) problems.push('S3_BUCKET: required when S3_ENDPOINT, S3_REGION or S3_FORCE_PATH_STYLE is set');
+  const oidcSet = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET, e.OIDC_REDIRECT_URI];
+  if (oidcSet.some((v) => v !== undefined) && oidcSet.some((v) => v === undefined)) {
+    problems.push('OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URI: set all four or none');
+  }
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -275,6 +288,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       signInPerAccount: e.RATE_LIMIT_SIGN_IN_PER_ACCOUNT ?? 5,
       refreshPerIp: e.RATE_LIMIT_REFRESH_PER_IP ?? 30,
     },
+    oidc:
+      e.OIDC_ISSUER !== undefined && e.OIDC_CLIENT_ID !== undefined && e.OIDC_CLIENT_SECRET !== undefined && e.OIDC_REDIRECT_URI !== undefined
+        ? { issuer: e.OIDC_ISSUER, clientId: e.OIDC_CLIENT_ID, clientSecret: e.OIDC_CLIENT_SECRET, redirectUri: e.OIDC_REDIRECT_URI }
+        : undefined,
+    accessCodeSecret: e.ACCESS_CODE_SECRET,
     bootstrap:
       email !== undefined && password !== undefined
         ? {

@@ -88,6 +88,8 @@ async function serve(config: Config): Promise<void> {
     trustProxy: config.trustProxy,
     rateLimit: { store, limits: config.rateLimits },
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
+    ...(config.oidc === undefined ? {} : { oidc: config.oidc }),
+    ...(config.accessCodeSecret === undefined ? {} : { accessCodeSecret: Buffer.from(config.accessCodeSecret, 'utf8') }),
     ...(config.s3 === undefined ? {} : { media: mediaSettingsFromConfig(config.s3, config.media) }),
   });
 

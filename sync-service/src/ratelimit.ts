@@ -189,7 +189,8 @@ export function installRateLimits(app: FastifyInstance, options: RateLimitOption
       if (typeof schoolId === 'string' && schoolId !== '') {
         await check(request, 'school', limits.perSchool, schoolId, 'for this school');
       }
-      if (request.method === 'POST' && route === '/v1/auth/sign-in') {
+      // Redeeming an access code is a guess at a secret too: it shares sign-in's per-IP budget.
+      if (request.method === 'POST' && (route === '/v1/auth/sign-in' || route === '/v1/auth/access-code')) {
         await check(request, 'sign-in-ip', limits.signInPerIp, request.ip, 'to sign in from this address');
       } else if (request.method === 'POST' && route === '/v1/auth/refresh') {
         await check(request, 'refresh-ip', limits.refreshPerIp, request.ip, 'to refresh a session from this address');

@@ -85,6 +85,16 @@ export class SessionService {
     return this.session(user.id, refreshToken);
   }
 
+  /**
+   * Opens a session for a user whose identity another route has already proven (an access code just
+   * redeemed, an OIDC exchange). Audited as `auth.sign-in` with the method.
+   */
+  async open(userId: string, context: RequestContext & { method: string }): Promise<Session> {
+    const refreshToken = await this.insertRefreshToken(userId, randomUUID());
+    await recordAudit(this.db, { action: 'auth.sign-in', subject: `user:${userId}`, actorUserId: userId, detail: { ip: context.ip, method: context.method } });
+    return this.session(userId, refreshToken);
+  }
+
   /** Trades a refresh token for a new session; see the module comment for reuse handling. */
   async refresh(refreshToken: string, context: RequestContext): Promise<Session> {
     const tokenHash = hashToken(refreshToken);

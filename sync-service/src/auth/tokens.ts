@@ -3,6 +3,7 @@
  * and the audience, so `alg: none`, an HS256 token keyed with our public key (key confusion) and
  * tokens minted for another service are all refused by the library before we read a claim.
  */
+import { hkdfSync } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { ApiError } from '../errors.ts';
 import type { SigningKeys } from './keys.ts';
@@ -22,6 +23,16 @@ export class TokenService {
   /** The lifetime of an access token, for clients that schedule a refresh. */
   get accessTtlSeconds(): number {
     return this.settings.accessTtlSeconds;
+  }
+
+  /**
+   * A 32-byte secret for another purpose (e.g. `access-codes`), derived from the signing key with HKDF:
+   * every instance that shares the key (JWT_PRIVATE_KEY) derives the same secret, and no second secret
+   * needs deploying. Replacing the key changes it too.
+   */
+  deriveSecret(purpose: string): Buffer {
+    const ikm = this.keys.privateKey.export({ format: 'der', type: 'pkcs8' });
+    return Buffer.from(hkdfSync('sha256', ikm, 'keepsake-sync', `keepsake:${purpose}:v1`, 32));
   }
 
   /** A signed access token for `userId`. Roles are not in it: they are read per request, so a removal takes effect at once. */

@@ -255,6 +255,50 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('media_school').on('media').column('school_id').execute();
     },
   },
+  '0004_access_codes_oidc': {
+    async up(db: Kysely<unknown>) {
+      // families.access_code_hash (0002) holds a keyed hash of the family's live code; looked up by equality.
+      await db.schema.createIndex('families_access_code_hash').on('families').column('access_code_hash').unique().execute();
+
+      // A staff member's account at the school's identity provider, linked at the first OIDC sign-in.
+      await db.schema
+        .createTable('oidc_identities')
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_sign_in_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('oidc_identities_pk', ['issuer', 'subject'])
+        .addUniqueConstraint('oidc_identities_issuer_user', ['issuer', 'user_id'])
+        .execute();
+
+      // A started authorization request (state, nonce, PKCE verifier): shared by every instance, single use.
+      await db.schema
+        .createTable('oidc_logins')
+        .addColumn('state_hash', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('nonce', 'text', (c) => c.notNull())
+        .addColumn('code_verifier', 'text', (c) => c.notNull())
+        .addColumn('return_to', 'text')
+        .addColumn('client_challenge', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('oidc_logins_expires').on('oidc_logins').column('expires_at').execute();
+
+      // The one-time code a finished OIDC sign-in hands to the desktop, traded for a session at /exchange.
+      await db.schema
+        .createTable('oidc_exchange_codes')
+        .addColumn('code_hash', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('client_challenge', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('oidc_exchange_codes_expires').on('oidc_exchange_codes').column('expires_at').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = {

@@ -219,6 +219,10 @@ export interface FamiliesTable {
   name: string;
   /** Lower-cased contact address from the roster's family email; how a re-import finds the family again. */
   email: string | null;
+  /**
+   * `v1:` + HMAC-SHA-256 (server secret) of the family's live access code, base64url; null when it has
+   * none. Unique, so a redemption finds its family by equality; cleared when the code is used or revoked.
+   */
   access_code_hash: string | null;
   created_at: string;
   updated_at: string;
@@ -280,3 +284,45 @@ export type StudentRow = Selectable<StudentsTable>;
 export type FamilyRow = Selectable<FamiliesTable>;
 export type ConsentRow = Selectable<ConsentsTable>;
 export type ChangeRow = Selectable<ChangesTable>;
+
+// ---- Family access codes and OIDC sign-in (migration 0004) ----
+
+export interface OidcIdentitiesTable {
+  issuer: string;
+  /** The provider's `sub`: stable, unlike the e-mail address. */
+  subject: string;
+  user_id: string;
+  created_at: string;
+  last_sign_in_at: string;
+}
+
+/** A started OIDC sign-in, until its callback (or `expires_at`). */
+export interface OidcLoginsTable {
+  /** SHA-256 of the `state` sent to the provider. */
+  state_hash: string;
+  school_id: string;
+  nonce: string;
+  code_verifier: string;
+  /** The desktop's loopback URL the callback redirects to with the one-time code. */
+  return_to: string | null;
+  /** The desktop's S256 challenge; `/exchange` then needs the matching verifier. */
+  client_challenge: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface OidcExchangeCodesTable {
+  /** SHA-256 of the one-time code. */
+  code_hash: string;
+  user_id: string;
+  school_id: string;
+  client_challenge: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+export interface Database {
+  oidc_identities: OidcIdentitiesTable;
+  oidc_logins: OidcLoginsTable;
+  oidc_exchange_codes: OidcExchangeCodesTable;
+}
