@@ -3,8 +3,9 @@
  * decides where it listens. Every response is JSON and every error is `{ code, message }`.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyServerOptions, type RouteOptions } from 'fastify';
 import type { Kysely } from 'kysely';
+import { OidcService, type OidcSettings } from './auth/oidc.ts';
 import { SessionService } from './auth/sessions.ts';
 import type { ScryptParams } from './auth/passwords.ts';
 import type { TokenService } from './auth/tokens.ts';
@@ -13,10 +14,13 @@ import type { Database } from './db/schema.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';
 import { createMetrics, countRejection, metricsRoutes } from './metrics.ts';
 import { installRateLimits, type RateLimitOptions } from './ratelimit.ts';
+import { accessCodeRoutes } from './routes/access-codes.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { oidcRoutes } from './routes/oidc.ts';
 import { peopleRoutes } from './routes/people.ts';
+import { AccessCodeService } from './services/access-codes.ts';
 import { EventService } from './services/events.ts';
 import type { MediaSettings } from './services/storage.ts';
 import { PeopleService } from './services/people.ts';
@@ -42,6 +46,12 @@ export interface AppOptions {
   rateLimit?: Omit<RateLimitOptions, 'onReject'>;
   /** When set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
+  /** Staff sign-in through an OpenID provider (`OIDC_*`); unset, the `/v1/auth/oidc/*` routes answer 404. */
+  oidc?: OidcSettings;
+  /** HMAC key for family access codes (`ACCESS_CODE_SECRET`, ≥ 32 bytes); default: derived from the signing key. */
+  accessCodeSecret?: Buffer;
+  /** Called for every route as it is added (registered before any route is): how a test lists the whole API. */
+  onRoute?: (route: RouteOptions) => void;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -86,6 +96,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   });
 
+  const onRoute = options.onRoute;
+  if (onRoute !== undefined) app.addHook('onRoute', (route) => onRoute(route));
+
   // JSON only: drop Fastify's text/plain parser, so any other content type is a 415.
   app.removeContentTypeParser('text/plain');
 
@@ -127,6 +140,11 @@ export function buildApp(options: AppOptions): FastifyInstance {
     ...(options.scrypt === undefined ? {} : { scrypt: options.scrypt }),
   });
   authRoutes(app, sessions);
+  const codes = new AccessCodeService(options.db, options.accessCodeSecret ?? options.tokens.deriveSecret('access-codes'), {
+    ...(options.scrypt === undefined ? {} : { scrypt: options.scrypt }),
+  });
+  accessCodeRoutes(app, { db: options.db, tokens: options.tokens, codes, sessions });
+  oidcRoutes(app, { oidc: new OidcService(options.db, options.oidc), sessions });
   eventRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db) });
   mediaRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db), media: options.media });
   peopleRoutes(app, { db: options.db, tokens: options.tokens, people: new PeopleService(options.db) });
