@@ -347,6 +347,22 @@ describe.each(TEST_DATABASES)('published media on $name', (target) => {
     await send('PUT', manifest(rehearsal), token.admin, { assets: [] });
   });
 
+  it('signs each object once while its URL is young: 500 parents opening a gallery cost one signature each', async () => {
+    let signatures = 0;
+    const real = store();
+    const counting = appWith({ store: { head: (key) => real.head(key), presignGet: (key, o) => ((signatures += 1), real.presignGet(key, o)) }, urlTtlSeconds: 60 });
+    try {
+      const first = (await send('GET', `${mediaOf(sports)}/${asset(0).id}/thumb`, token.parent, undefined, counting)).json<{ url: string; expiresAt: string }>();
+      const second = (await send('GET', `${mediaOf(sports)}/${asset(0).id}/thumb`, token.parent, undefined, counting)).json<{ url: string; expiresAt: string }>();
+      expect(second).toEqual(first);
+      expect(signatures).toBe(1);
+      // Still only after the authorisation check: without a token, 401, not the cached URL.
+      expect((await send('GET', `${mediaOf(sports)}/${asset(0).id}/thumb`, undefined, undefined, counting)).statusCode).toBe(401);
+    } finally {
+      await counting.close();
+    }
+  });
+
   it('hands out URLs that expire, or CDN URLs when configured', async () => {
     const shortLived = appWith({ store: store(), urlTtlSeconds: 1 });
     const cdn = appWith({ store: store(), urlTtlSeconds: 60, cdnBaseUrl: 'https://cdn.example.test' });
@@ -359,6 +375,12 @@ describe.each(TEST_DATABASES)('published media on $name', (target) => {
       const stale = await fetch(url);
       expect(stale.status).toBe(403);
       expect(await stale.text()).toMatch(/Request has expired/);
+      // A URL past half its life is never handed out again: the next request gets a fresh one that works.
+      const renewed = (await send('GET', `${mediaOf(sports)}/${asset(0).id}/thumb`, token.parent, undefined, shortLived)).json<{ url: string }>();
+      expect(renewed.url).not.toBe(url);
+      const again = await fetch(renewed.url);
+      expect(again.status).toBe(200);
+      await again.arrayBuffer();
 
       const viaCdn = (await send('GET', `${mediaOf(sports)}/${asset(0).id}/thumb`, token.parent, undefined, cdn)).json();
       expect(viaCdn).toEqual({ url: `https://cdn.example.test/${asset(0).variants.thumb?.key ?? ''}`, expiresAt: null });

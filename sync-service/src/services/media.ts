@@ -19,6 +19,8 @@ export { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant };
 /** The variants a gallery page shows, signed in the listing; the others are fetched one at a time. */
 const LISTED_VARIANTS: readonly string[] = ['thumb', 'preview', 'poster'];
 
+/** Presigned URLs kept for reuse (oldest dropped first): a few galleries' worth. */
+const SIGNED_URL_CACHE = 50_000;
 /** How many HeadObject calls run at once while a manifest is checked. */
 const HEAD_CONCURRENCY = 16;
 /** Rows per INSERT: about 20 parameters a row stays well under SQLite's and PostgreSQL's limits. */
@@ -134,6 +136,8 @@ function checkKey(key: string, prefixes: string[]): string | undefined {
 }
 
 export class MediaService {
+  private readonly signed = new Map<string, { url: string; expiresAtMs: number }>();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly events: EventService,
@@ -341,9 +345,18 @@ export class MediaService {
       return { url: `${settings.cdnBaseUrl}/${row.object_key.split('/').map(encodeURIComponent).join('/')}`, expiresAt: null };
     }
     const fileName = safeFileName(event.name, row.position, row.variant, row.object_key);
-    const expiresAt = new Date(Date.now() + settings.urlTtlSeconds * 1000).toISOString();
-    const url = await settings.store.presignGet(row.object_key, { expiresIn: settings.urlTtlSeconds, contentDisposition: `inline; filename="${fileName}"` });
-    return { url, expiresAt };
+    const contentDisposition = `inline; filename="${fileName}"`;
+    // A signature costs about a millisecond and a gallery page needs 300: a URL is reused while it has at
+    // least half its lifetime left. Only callers who passed the authorisation check above ever get one.
+    const cacheKey = `${row.object_key}\n${contentDisposition}`;
+    const now = Date.now();
+    const cached = this.signed.get(cacheKey);
+    if (cached && cached.expiresAtMs - now >= (settings.urlTtlSeconds * 1000) / 2) return { url: cached.url, expiresAt: new Date(cached.expiresAtMs).toISOString() };
+    const expiresAtMs = now + settings.urlTtlSeconds * 1000;
+    const url = await settings.store.presignGet(row.object_key, { expiresIn: settings.urlTtlSeconds, contentDisposition });
+    if (this.signed.size >= SIGNED_URL_CACHE) this.signed.delete(this.signed.keys().next().value!);
+    this.signed.set(cacheKey, { url, expiresAtMs });
+    return { url, expiresAt: new Date(expiresAtMs).toISOString() };
   }
 }
 
