@@ -8,7 +8,7 @@ import type { EventState } from '../db/schema.ts';
 import type { ManifestAsset, PublicMedia } from '../services/media.ts';
 import { S3ObjectStore, type MediaSettings, type ObjectStore } from '../services/storage.ts';
 import { TEST_DATABASES } from '../test/databases.ts';
-import { TEST_SCRYPT, startHarness, type Harness } from '../test/harness.ts';
+import { TEST_SCRYPT, startHarness, type Harness, seedTwoSchools, type TwoSchoolsRole } from '../test/harness.ts';
 
 /** Assets in the "many" manifest checked against s3rver for real (6,000 HEADs take ~15 s on s3rver; see the 2,000 test). */
 const MANY = 120;
@@ -104,13 +104,7 @@ describe.each(TEST_DATABASES)('published media on $name', (target) => {
   let otherSchool: string;
   let sports: string;
   let draft: string;
-  const token: Record<'admin' | 'photographer' | 'teacher' | 'parent' | 'otherAdmin', string> = {
-    admin: '',
-    photographer: '',
-    teacher: '',
-    parent: '',
-    otherAdmin: '',
-  };
+  let token: Record<TwoSchoolsRole, string>;
   const now = () => new Date().toISOString();
   const store = () => new S3ObjectStore(client, s3.bucket);
 
@@ -163,16 +157,7 @@ describe.each(TEST_DATABASES)('published media on $name', (target) => {
   beforeAll(async () => {
     h = await startHarness(target);
     app = appWith({ store: store(), urlTtlSeconds: 60 });
-    school = await h.createSchool('greenfield');
-    otherSchool = await h.createSchool('riverside');
-    const ids = {
-      admin: await h.createUser('admin@g.test', [[school, 'admin']]),
-      photographer: await h.createUser('photo@g.test', [[school, 'photographer']]),
-      teacher: await h.createUser('teacher@g.test', [[school, 'teacher']]),
-      parent: await h.createUser('parent@g.test', [[school, 'parent']]),
-      otherAdmin: await h.createUser('admin@r.test', [[otherSchool, 'admin']]),
-    };
-    for (const who of Object.keys(token) as Array<keyof typeof token>) token[who] = await h.tokens.issue(ids[who]);
+    ({ school, otherSchool, token } = await seedTwoSchools(h));
     sports = await makeEvent(school, 'Sports Day!', 'published');
     draft = await makeEvent(school, 'Play rehearsal', 'draft');
   });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSchool } from '../services/schools.ts';
 import { TEST_DATABASES } from '../test/databases.ts';
-import { TEST_SCRYPT, startHarness, type Harness } from '../test/harness.ts';
+import { TEST_SCRYPT, startHarness, type Harness, seedTwoSchools, type TwoSchoolsRole } from '../test/harness.ts';
 
 describe.each(TEST_DATABASES)('storage quota on $name', (target) => {
   let h: Harness;
@@ -10,13 +10,7 @@ describe.each(TEST_DATABASES)('storage quota on $name', (target) => {
   let otherSchool: string;
   let event: string;
   let otherEvent: string;
-  const token: Record<'admin' | 'photographer' | 'teacher' | 'parent' | 'otherAdmin', string> = {
-    admin: '',
-    photographer: '',
-    teacher: '',
-    parent: '',
-    otherAdmin: '',
-  };
+  let token: Record<TwoSchoolsRole, string>;
 
   const now = () => new Date().toISOString();
 
@@ -52,16 +46,7 @@ describe.each(TEST_DATABASES)('storage quota on $name', (target) => {
 
   beforeAll(async () => {
     h = await startHarness(target);
-    school = await h.createSchool('greenfield');
-    otherSchool = await h.createSchool('riverside');
-    const ids = {
-      admin: await h.createUser('admin@g.test', [[school, 'admin']]),
-      photographer: await h.createUser('photo@g.test', [[school, 'photographer']]),
-      teacher: await h.createUser('teacher@g.test', [[school, 'teacher']]),
-      parent: await h.createUser('parent@g.test', [[school, 'parent']]),
-      otherAdmin: await h.createUser('admin@r.test', [[otherSchool, 'admin']]),
-    };
-    for (const who of Object.keys(token) as Array<keyof typeof token>) token[who] = await h.tokens.issue(ids[who]);
+    ({ school, otherSchool, token } = await seedTwoSchools(h));
     event = await makeEvent(school);
     otherEvent = await makeEvent(otherSchool);
   });

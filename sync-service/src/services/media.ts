@@ -37,18 +37,12 @@ export interface PublishResult {
 }
 
 /** One published asset with all its variants, as {@link mayView} and the listing see it. */
-export interface MediaItem {
+/** What the desktop's manifest says about an asset (kind, time, size, rating, title, caption, tags). */
+type MediaDescription = Omit<ManifestAsset, 'id' | 'people' | 'variants'>;
+
+export interface MediaItem extends MediaDescription {
   assetId: string;
   position: number;
-  kind: string;
-  capturedAt: string | null;
-  width: number | null;
-  height: number | null;
-  durationSec: number | null;
-  rating: number;
-  title: string | null;
-  description: string | null;
-  tags: string[];
   /** Student ids tagged; shown to staff only. */
   people: string[];
   variants: Map<string, MediaRow>;
@@ -60,17 +54,8 @@ export interface SignedUrl {
   expiresAt: string | null;
 }
 
-export interface PublicMedia {
+export interface PublicMedia extends MediaDescription {
   assetId: string;
-  kind: string;
-  capturedAt: string | null;
-  width: number | null;
-  height: number | null;
-  durationSec: number | null;
-  rating: number;
-  title: string | null;
-  description: string | null;
-  tags: string[];
   people?: string[];
   /** Every variant published, with its size; `url`/`expiresAt` for the listed ones (thumb, preview, poster). */
   variants: Record<string, { size: number } & Partial<SignedUrl>>;
@@ -377,7 +362,8 @@ function groupItems(rows: MediaRow[]): MediaItem[] {
       item = {
         assetId: row.asset_id,
         position: row.position,
-        kind: row.kind,
+        // Written only from a checked manifest, so one of the manifest's kinds.
+        kind: row.kind as MediaDescription['kind'],
         capturedAt: row.captured_at,
         width: row.width,
         height: row.height,

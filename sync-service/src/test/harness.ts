@@ -109,3 +109,22 @@ export function send(
 export function changeRows(h: Harness, schoolId: string) {
   return h.db.kysely.selectFrom('changes').selectAll().where('school_id', '=', schoolId).orderBy('seq').execute();
 }
+
+/** The principals {@link seedTwoSchools} makes: one of each staff role and a parent in Greenfield, an admin of Riverside. */
+export type TwoSchoolsRole = 'admin' | 'photographer' | 'teacher' | 'parent' | 'otherAdmin';
+
+/** Two schools (Greenfield, Riverside) and an access token for each of {@link TwoSchoolsRole}. */
+export async function seedTwoSchools(h: Harness): Promise<{ school: string; otherSchool: string; token: Record<TwoSchoolsRole, string> }> {
+  const school = await h.createSchool('greenfield');
+  const otherSchool = await h.createSchool('riverside');
+  const ids: Record<TwoSchoolsRole, string> = {
+    admin: await h.createUser('admin@g.test', [[school, 'admin']]),
+    photographer: await h.createUser('photo@g.test', [[school, 'photographer']]),
+    teacher: await h.createUser('teacher@g.test', [[school, 'teacher']]),
+    parent: await h.createUser('parent@g.test', [[school, 'parent']]),
+    otherAdmin: await h.createUser('admin@r.test', [[otherSchool, 'admin']]),
+  };
+  const token = {} as Record<TwoSchoolsRole, string>;
+  for (const who of Object.keys(ids) as TwoSchoolsRole[]) token[who] = await h.tokens.issue(ids[who]);
+  return { school, otherSchool, token };
+}
