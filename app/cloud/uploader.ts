@@ -742,15 +742,6 @@ function changedWhileReading(request: UploadRequest): AppError {
   return new AppError('conflict', `${request.file} changed while it was being published; it will be read again.`);
 }
 
-/** Whether a file still has the size it was fingerprinted with (cheap, before resuming an upload). */
-export async function sameSize(file: string, size: number): Promise<boolean> {
-  try {
-    return (await stat(file)).size === size;
-  } catch {
-    return false;
-  }
-}
-
 /** Part buffers reused from part to part (allocating 16 MiB per part costs garbage collection and memory). */
 class BufferPool {
   private free: Buffer[] = [];
