@@ -149,7 +149,11 @@ describe('publishing an event', () => {
     r.engine.catalog.assets.setCulling(id, { rating: 5 });
     r.engine.catalog.tags.tagAsset(id, ['final']);
     expect(r.engine.catalog.cloud.getPublication(id)?.state).toBe('modified');
+    // Nothing of the asset's own files is read again to find it unchanged: only the manifest is hashed.
+    const fingerprint = vi.spyOn(r.engine.cloud.connection().uploader, 'fingerprint');
     await r.run();
+    expect(fingerprint.mock.calls.map(([file]) => path.basename(file))).toEqual([expect.stringMatching(/^manifest-\d+\.json$/)]);
+    fingerprint.mockRestore();
     const sent = sends(r).slice(before);
     expect(sent.map((q) => path.basename(q.key ?? ''))).toEqual(['manifest.json']);
     const entry = (await manifestOf(r)).assets.find((a) => a.id === hashOf(r, id))!;

@@ -227,8 +227,14 @@ export class Publisher {
     }
     for (const [i, variant] of variants.entries()) {
       const file = variant === 'original' ? await this.strippedOriginal(asset, context.signal) : await this.derivatives.ensure(asset.id, variant, { signal: context.signal });
-      const fingerprint = await uploader.fingerprint(file, context.signal);
       const key = this.keyOf(event, asset, variant);
+      if (await this.unchangedSinceUpload(key, file)) {
+        // A re-publish for a rating or a tag must not re-read every proxy to find it unchanged.
+        sent.add(key);
+        context.progress((i + 1) / variants.length);
+        continue;
+      }
+      const fingerprint = await uploader.fingerprint(file, context.signal);
       await uploader.upload({
         file,
         key,
@@ -282,6 +288,17 @@ export class Publisher {
       await this.gallery.publishManifest(eventId, manifest.assets.map((asset) => ({ ...asset, people: this.remotePeopleOf(asset.id) })), reservation);
       this.catalog.library.setMeta(reservationKey(eventId), '');
     }
+  }
+
+  /**
+   * True when the bucket has this key from this very file: same size, and the file not written since the
+   * upload (a re-made derivative is written anew, so its mtime is later and it is hashed again).
+   */
+  private async unchangedSinceUpload(key: string, file: string): Promise<boolean> {
+    const known = this.catalog.cloud.getObject(key);
+    if (!known || this.catalog.cloud.getUpload(key)) return false;
+    const info = await stat(file).catch(() => null);
+    return info !== null && info.size === known.size && info.mtimeMs < Date.parse(known.uploadedAt);
   }
 
   /** The sync service's ids of the people tagged in an asset (those not synced yet have none and are left out). */
