@@ -84,6 +84,23 @@ describe('keepsake CLI', () => {
     expect(result.err).toMatch(/^import: 1\/1 files/m);
   });
 
+  it('words each waiting queue for what it is: thumbnails to make, uploads to send', async () => {
+    const library = dir.join('library');
+    await makeJpeg(dir.join('folder', 'a.jpg'), { seed: 2 });
+    expect((await cli('import', dir.join('folder'), '--event', 'Play', '--library', library, '--no-wait')).code).toBe(EXIT.ok);
+    const engine = await openEngine({ libraryPath: library, create: false });
+    try {
+      const [asset] = engine.catalog.assets.listTimelinePage({ limit: 1 }).items;
+      engine.catalog.jobs.enqueue('publish', asset!.id);
+    } finally {
+      await engine.close();
+    }
+    const report = await cli('status', '--library', library);
+    expect(report.out).toMatch(/^Thumbnails and previews: 1 to make, 0 failed \(keepsake status --wait makes them\)$/m);
+    expect(report.out).toMatch(/^Uploads: 1 to send, 0 failed \(keepsake start or status --wait sends them; keepsake uploads lists them\)$/m);
+    expect(report.out).not.toMatch(/publish: 1 to make/);
+  });
+
   it('searches the library', async () => {
     const library = dir.join('library');
     const card = await makeCameraCard(dir.join('card'));

@@ -493,6 +493,19 @@ async function statusCommand(engine: Engine, values: Values, io: Io): Promise<nu
   }
 }
 
+/** How `keepsake status` words a job queue: derivatives are made, uploads are sent, by different commands. */
+const JOB_WORDING: Record<string, { what: string; verb: string; how: string }> = {
+  thumbs: { what: 'Thumbnails and previews', verb: 'to make', how: 'keepsake status --wait makes them' },
+  proxy: { what: 'Video proxies', verb: 'to make', how: 'keepsake status --wait makes them' },
+  publish: { what: 'Uploads', verb: 'to send', how: 'keepsake start or status --wait sends them; keepsake uploads lists them' },
+  manifest: { what: 'Gallery updates', verb: 'to send', how: 'keepsake start or status --wait sends them' },
+};
+
+function jobLine(kind: string, pending: number, failed: number): string {
+  const wording = JOB_WORDING[kind] ?? { what: kind, verb: 'to do', how: 'keepsake status --wait runs them' };
+  return `${wording.what}: ${pending} ${wording.verb}, ${failed} failed (${wording.how})`;
+}
+
 async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
   const { catalog } = engine;
   // Status is where damage is reported: wait for a large catalog's background check.
@@ -519,7 +532,7 @@ async function status(engine: Engine, json: boolean, io: Io): Promise<number> {
     if (summary.lastImport) io.out(`Last import: ${summary.lastImport.source} (${summary.lastImport.state}, ${summary.lastImport.startedAt})\n`);
     for (const [kind, counts] of Object.entries(summary.jobs)) {
       if (counts.queued + counts.running + counts.failed === 0) continue;
-      io.out(`${kind}: ${counts.queued + counts.running} to make, ${counts.failed} failed (keepsake status --wait makes them)\n`);
+      io.out(`${jobLine(kind, counts.queued + counts.running, counts.failed)}\n`);
     }
   }
   return catalog.damage ? EXIT.damaged : EXIT.ok;
