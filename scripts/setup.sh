@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 # Debian packages: ffmpeg/ffprobe (video metadata, posters, proxies), exiftool (tests check what metadata
 # really leaves the machine), xxhash (manifests are checked with xxhsum -c), libheif-examples (tests make
 # real HEVC-coded HEICs with heif-enc, as iPhones write them), rclone (tests read back what was published
-# with an S3 client nobody here wrote; the upload benchmark's reference). The benchmark's other reference
-# tools (vipsthumbnail, djpeg, ImageMagick, b3sum) come with --bench.
-packages=(ffmpeg libimage-exiftool-perl xxhash libheif-examples rclone)
+# with an S3 client nobody here wrote; the upload benchmark's reference), chromium (the browser the web
+# pages are tested in, driven by playwright-core). The benchmark's other reference tools (vipsthumbnail,
+# djpeg, ImageMagick, b3sum) come with --bench.
+packages=(ffmpeg libimage-exiftool-perl xxhash libheif-examples rclone chromium)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(libvips-tools libjpeg-turbo-progs imagemagick b3sum); fi
 
 missing=()
@@ -22,7 +23,7 @@ if ((${#missing[@]} > 0)); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
-    echo "setup: please install: ${missing[*]} (ffmpeg, exiftool, xxhsum, rclone)" >&2
+    echo "setup: please install: ${missing[*]} (ffmpeg, exiftool, xxhsum, rclone, chromium)" >&2
   fi
 fi
 
