@@ -15,10 +15,11 @@
  *    for a session. The refresh token travels in a POST response body only, never in a URL.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import * as client from 'openid-client';
 import { recordAudit } from '../audit.ts';
-import type { Database } from '../db/schema.ts';
+import type { Database, OidcLoginsTable } from '../db/schema.ts';
+import { asService, withSchool } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { STAFF_ROLES } from '../services/access.ts';
 import { hashToken, normalizeEmail, type RequestContext } from './sessions.ts';
@@ -102,6 +103,16 @@ export class OidcService {
     const s = this.requireSettings();
     const school = await this.db.selectFrom('schools').select('id').where('slug', '=', input.school).executeTakeFirst();
     if (school === undefined) throw new ApiError('not-found', 'No such school.');
+    return withSchool(school.id, () => this.begin(s, school, input, context));
+  }
+
+  /** The rest of {@link start}, in the school's scope. */
+  private async begin(
+    s: OidcSettings,
+    school: { id: string },
+    input: { returnTo?: string | undefined; challenge?: string | undefined },
+    context: RequestContext,
+  ): Promise<URL> {
     if (input.returnTo !== undefined && !isLoopbackUrl(input.returnTo)) {
       throw new ApiError('invalid-input', 'Invalid query: returnTo: must be an http://127.0.0.1, http://[::1] or http://localhost URL.');
     }
@@ -123,8 +134,11 @@ export class OidcService {
     const now = Date.now();
     // Opportunistic clean-up of abandoned sign-ins; cheap with the expiry index.
     const nowIso = new Date(now).toISOString();
-    await this.db.deleteFrom('oidc_logins').where('expires_at', '<', nowIso).execute();
-    await this.db.deleteFrom('oidc_exchange_codes').where('expires_at', '<', nowIso).execute();
+    // Every school's abandoned ones: the clean-up crosses schools.
+    await asService(async () => {
+      await this.db.deleteFrom('oidc_logins').where('expires_at', '<', nowIso).execute();
+      await this.db.deleteFrom('oidc_exchange_codes').where('expires_at', '<', nowIso).execute();
+    });
     await this.db
       .insertInto('oidc_logins')
       .values({
@@ -165,11 +179,28 @@ export class OidcService {
     };
     if (state === null || state.length > 200) return fail('no-state', null);
 
-    // Claim the started sign-in: deleting it makes the state single use across all instances.
-    const row = await this.db.selectFrom('oidc_logins').selectAll().where('state_hash', '=', hashToken(state)).executeTakeFirst();
+    // Claim the started sign-in: deleting it makes the state single use across all instances. The state
+    // names its school, whichever it is: the one lookup of the callback that crosses schools.
+    const row = await asService(async () => {
+      const found = await this.db.selectFrom('oidc_logins').selectAll().where('state_hash', '=', hashToken(state)).executeTakeFirst();
+      if (found === undefined) return undefined;
+      const deleted = await this.db.deleteFrom('oidc_logins').where('state_hash', '=', found.state_hash).executeTakeFirst();
+      return deleted.numDeletedRows === 0n ? undefined : found;
+    });
     if (row === undefined) return fail('unknown-state', null);
-    const deleted = await this.db.deleteFrom('oidc_logins').where('state_hash', '=', row.state_hash).executeTakeFirst();
-    if (deleted.numDeletedRows === 0n) return fail('unknown-state', null);
+    return withSchool(row.school_id, () => this.complete(s, row, state, params, query, fail, context));
+  }
+
+  /** The rest of {@link callback}, in the sign-in's school: check the provider's answer and pick the staff member. */
+  private async complete(
+    s: OidcSettings,
+    row: Selectable<OidcLoginsTable>,
+    state: string,
+    params: URLSearchParams,
+    query: string,
+    fail: (reason: string, schoolId: string | null, message?: string, extra?: Record<string, unknown>) => Promise<never>,
+    context: RequestContext,
+  ): Promise<CallbackResult> {
     if (row.expires_at <= new Date().toISOString()) return fail('expired', row.school_id);
     if (params.has('error')) return fail('provider-error', row.school_id, FAILED, { error: params.get('error')?.slice(0, 100) });
 
@@ -247,8 +278,12 @@ export class OidcService {
   async exchange(code: string, verifier: string | undefined, context: RequestContext): Promise<string> {
     this.requireSettings();
     const codeHash = hashToken(code);
-    const row = await this.db.selectFrom('oidc_exchange_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
-    const deleted = row === undefined ? 0n : (await this.db.deleteFrom('oidc_exchange_codes').where('code_hash', '=', codeHash).executeTakeFirst()).numDeletedRows;
+    // The code names its sign-in, in whichever school: found (and claimed) across schools.
+    const { row, deleted } = await asService(async () => {
+      const found = await this.db.selectFrom('oidc_exchange_codes').selectAll().where('code_hash', '=', codeHash).executeTakeFirst();
+      const gone = found === undefined ? 0n : (await this.db.deleteFrom('oidc_exchange_codes').where('code_hash', '=', codeHash).executeTakeFirst()).numDeletedRows;
+      return { row: found, deleted: gone };
+    });
     const reason =
       row === undefined || deleted === 0n
         ? 'unknown-code'
@@ -258,12 +293,13 @@ export class OidcService {
             ? 'verifier-mismatch'
             : undefined;
     if (reason !== undefined || row === undefined) {
-      await recordAudit(this.db, {
+      const audit = (work: () => Promise<void>) => (row === undefined ? work() : withSchool(row.school_id, work));
+      await audit(() => recordAudit(this.db, {
         action: 'auth.oidc-failed',
         subject: row === undefined ? 'oidc:unknown' : `user:${row.user_id}`,
         schoolId: row?.school_id ?? null,
         detail: { reason: reason ?? 'unknown-code', step: 'exchange', ip: context.ip },
-      });
+      }));
       throw new ApiError('unauthorized', BAD_EXCHANGE);
     }
     return row.user_id;

@@ -8,6 +8,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import type { Database, Role } from '../db/schema.ts';
+import { asService } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { DEFAULT_SCRYPT, DummyHash, verifyPassword, type ScryptParams } from './passwords.ts';
 import type { TokenService } from './tokens.ts';
@@ -171,13 +172,16 @@ export class SessionService {
 
   private async session(userId: string, refreshToken: string): Promise<Session> {
     const user = await this.db.selectFrom('users').select(['id', 'email', 'name']).where('id', '=', userId).executeTakeFirstOrThrow();
-    const memberships = await this.db
-      .selectFrom('memberships')
-      .innerJoin('schools', 'schools.id', 'memberships.school_id')
-      .select(['schools.id as schoolId', 'schools.name as schoolName', 'schools.slug as schoolSlug', 'memberships.role as role'])
-      .where('memberships.user_id', '=', userId)
-      .orderBy('schools.name')
-      .execute();
+    // The user's memberships in every school: a lookup that crosses schools by nature.
+    const memberships = await asService(() =>
+      this.db
+        .selectFrom('memberships')
+        .innerJoin('schools', 'schools.id', 'memberships.school_id')
+        .select(['schools.id as schoolId', 'schools.name as schoolName', 'schools.slug as schoolSlug', 'memberships.role as role'])
+        .where('memberships.user_id', '=', userId)
+        .orderBy('schools.name')
+        .execute(),
+    );
     return { accessToken: await this.tokens.issue(userId), expiresIn: this.tokens.accessTtlSeconds, refreshToken, user, memberships };
   }
 }

@@ -18,6 +18,7 @@ import { recordAudit } from '../audit.ts';
 import { hashPassword, DEFAULT_SCRYPT, type ScryptParams } from '../auth/passwords.ts';
 import { normalizeEmail, type RequestContext } from '../auth/sessions.ts';
 import type { Database } from '../db/schema.ts';
+import { asService, withSchool } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { STAFF_ROLES } from './access.ts';
 import { lockChangeFeed, recordChanges } from './changes.ts';
@@ -126,9 +127,25 @@ export class AccessCodeService {
     const code = normalizeAccessCode(input.code);
     if (code === undefined) return fail('malformed');
     const codeHash = this.hash(code);
-    const family = await this.db.selectFrom('families').select(['id', 'school_id', 'access_code_hash']).where('access_code_hash', '=', codeHash).executeTakeFirst();
+    // The code names its family, in whichever school: the one lookup here that crosses schools.
+    const family = await asService(() =>
+      this.db.selectFrom('families').select(['id', 'school_id', 'access_code_hash']).where('access_code_hash', '=', codeHash).executeTakeFirst(),
+    );
     // The index found it by equality; compare once more in constant time (belt and braces).
     if (family?.access_code_hash == null || !safeEqual(family.access_code_hash, codeHash)) return fail('unknown-code');
+    // From here on everything is the family's school's business.
+    return withSchool(family.school_id, () => this.join({ id: family.id, school_id: family.school_id }, codeHash, { ...input, email }, context, fail));
+  }
+
+  /** The rest of {@link redeem}, in the family's school: claim the code, create the parent, link them. */
+  private async join(
+    family: { id: string; school_id: string },
+    codeHash: string,
+    input: { email: string; name: string; password: string },
+    context: RequestContext,
+    fail: (reason: string, family?: { id: string; school_id: string }) => Promise<never>,
+  ): Promise<{ userId: string; schoolId: string; familyId: string }> {
+    const email = input.email;
     const taken = await this.db.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
     if (taken !== undefined) return fail('email-taken', family);
 

@@ -6,6 +6,7 @@ import { hashPassword, DEFAULT_SCRYPT, type ScryptParams } from '../auth/passwor
 import { normalizeEmail } from '../auth/sessions.ts';
 import { EMAIL_PATTERN, SLUG_PATTERN } from '../config.ts';
 import type { Database } from '../db/schema.ts';
+import { withSchool } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { subscribeToDefaultPlan } from './quota.ts';
 
@@ -31,25 +32,28 @@ export async function createSchool(
   // Hash outside the transaction: scrypt takes a while and must not hold a write lock.
   const passwordHash = await hashPassword(school.adminPassword, scrypt);
   const now = new Date().toISOString();
-  return db.transaction().execute(async (trx) => {
-    if ((await trx.selectFrom('schools').select('id').where('slug', '=', school.slug).executeTakeFirst()) !== undefined) {
-      throw new ApiError('conflict', `A school with the slug "${school.slug}" already exists.`);
-    }
-    const schoolId = randomUUID();
-    await trx.insertInto('schools').values({ id: schoolId, name: school.name.trim(), slug: school.slug, created_at: now }).execute();
-    await subscribeToDefaultPlan(trx, schoolId, now);
-    const existing = await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
-    const userId = existing?.id ?? randomUUID();
-    if (existing === undefined) {
-      await trx
-        .insertInto('users')
-        .values({ id: userId, email, password_hash: passwordHash, name: school.adminName ?? email.split('@')[0] ?? email, created_at: now })
-        .execute();
-    }
-    await trx.insertInto('memberships').values({ user_id: userId, school_id: schoolId, role: 'admin', created_at: now }).execute();
-    await recordAudit(trx, { action: 'school.create', subject: `school:${schoolId}`, schoolId, detail: { slug: school.slug, admin: email } });
-    return { schoolId, userId, createdUser: existing === undefined };
-  });
+  const schoolId = randomUUID();
+  // The new school's own rows (membership, plan, usage, audit) are written in its scope.
+  return withSchool(schoolId, () =>
+    db.transaction().execute(async (trx) => {
+      if ((await trx.selectFrom('schools').select('id').where('slug', '=', school.slug).executeTakeFirst()) !== undefined) {
+        throw new ApiError('conflict', `A school with the slug "${school.slug}" already exists.`);
+      }
+      await trx.insertInto('schools').values({ id: schoolId, name: school.name.trim(), slug: school.slug, created_at: now }).execute();
+      await subscribeToDefaultPlan(trx, schoolId, now);
+      const existing = await trx.selectFrom('users').select('id').where('email', '=', email).executeTakeFirst();
+      const userId = existing?.id ?? randomUUID();
+      if (existing === undefined) {
+        await trx
+          .insertInto('users')
+          .values({ id: userId, email, password_hash: passwordHash, name: school.adminName ?? email.split('@')[0] ?? email, created_at: now })
+          .execute();
+      }
+      await trx.insertInto('memberships').values({ user_id: userId, school_id: schoolId, role: 'admin', created_at: now }).execute();
+      await recordAudit(trx, { action: 'school.create', subject: `school:${schoolId}`, schoolId, detail: { slug: school.slug, admin: email } });
+      return { schoolId, userId, createdUser: existing === undefined };
+    }),
+  );
 }
 
 /** True when no school exists yet (first start). */

@@ -1,6 +1,11 @@
 /**
  * A migrated database, a signing key and the app over them, plus seeding helpers, for the HTTP
  * suites. Seeding writes rows directly (there is no user-management API in this slice yet).
+ *
+ * The app connects as production does: on PostgreSQL through the restricted service role, so
+ * row-level security is in force for every request. `db` is that same connection, with the service's
+ * scope for queries run outside a request (seeding and checks in the tests); requests still run in
+ * their own school's scope, or none, as the app sets it.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -11,8 +16,9 @@ import type { Session } from '../auth/sessions.ts';
 import { TokenService, type TokenSettings } from '../auth/tokens.ts';
 import type { Db } from '../db/database.ts';
 import { migrateToLatest } from '../db/migrations.ts';
+import { SERVICE_SCOPE } from '../db/tenant-scope.ts';
 import type { AuditLogTable, Role } from '../db/schema.ts';
-import type { TestDatabase } from './databases.ts';
+import type { TestDatabase, TestDb } from './databases.ts';
 
 /** Cheap enough for dozens of hashes per suite; production uses DEFAULT_SCRYPT. */
 export const TEST_SCRYPT: ScryptParams = { N: 2 ** 10, r: 8, p: 1 };
@@ -20,7 +26,10 @@ export const TEST_TOKENS: TokenSettings = { issuer: 'https://sync.test', audienc
 export const PASSWORD = 'correct horse battery';
 
 export interface Harness {
+  /** The service's connection; outside a request it has every school's rows (see the module comment). */
   db: Db;
+  /** The owner's connection (it migrated the database); on PostgreSQL in the tests, a superuser. */
+  owner: TestDb;
   app: FastifyInstance;
   keys: SigningKeys;
   tokens: TokenService;
@@ -35,14 +44,22 @@ export interface Harness {
 
 export async function startHarness(target: TestDatabase, options: { scrypt?: ScryptParams } = {}): Promise<Harness> {
   const scrypt = options.scrypt ?? TEST_SCRYPT;
-  const db = await target.open();
+  const owner = await target.open();
+  let service: Db;
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(owner);
+    service = await owner.connectAsService({ outsideScope: SERVICE_SCOPE });
   } catch (error) {
     // Drop the half-made database (on PostgreSQL, its schema) instead of leaking it.
-    await db.close();
+    await owner.close();
     throw error;
   }
+  // Closing `db` drops the database too (a test of a broken database closes it under the app); once.
+  let closed: Promise<void> | undefined;
+  const db: Db = {
+    ...service,
+    close: () => (closed ??= service.close().then(() => owner.close())),
+  };
   const keys = keysFromPem(generatePem());
   const tokens = new TokenService(keys, TEST_TOKENS);
   const app = buildApp({ db: db.kysely, tokens, refreshTtlSeconds: 3600, scrypt });
@@ -58,6 +75,7 @@ export async function startHarness(target: TestDatabase, options: { scrypt?: Scr
 
   return {
     db,
+    owner,
     app,
     keys,
     tokens,
