@@ -15,6 +15,7 @@ export type ApiErrorCode =
   | 'forbidden'
   | 'not-found'
   | 'conflict'
+  | 'gone'
   | 'quota-exceeded'
   | 'internal';
 
@@ -25,6 +26,8 @@ export const STATUS_OF: Record<ApiErrorCode, number> = {
   forbidden: 403,
   'not-found': 404,
   conflict: 409,
+  /** Was there and is no more for this caller: an event's gallery past its expiry date. */
+  gone: 410,
   'unsupported-media': 415,
   /** Insufficient Storage: the school's plan has no room for this publish. */
   'quota-exceeded': 507,

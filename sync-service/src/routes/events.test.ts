@@ -57,6 +57,9 @@ describe.each(TEST_DATABASES)('events on $name', (target) => {
       location: 'Field',
       description: null,
       state: 'draft',
+      audience: { scope: 'school' },
+      galleryExpiresOn: null,
+      expired: false,
       version: 1,
     });
     expect(created.createdAt).toBe(created.updatedAt);

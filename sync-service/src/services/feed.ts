@@ -7,8 +7,9 @@ import type { Kysely, Transaction } from 'kysely';
 import type { ChangeEntity, ChangeOp, ChangeRow, Database } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { STAFF_ROLES } from './access.ts';
-import { toPublicEvent, type Caller } from './events.ts';
+import { loadEvents, type Caller } from './events.ts';
 import { loadClasses, loadConsents, loadFamilies, loadStudents } from './people.ts';
+import { loadMemberships } from './members.ts';
 
 export interface FeedChange {
   seq: number;
@@ -44,24 +45,14 @@ function requireStaff(caller: Caller): void {
 type Loader = (trx: Transaction<Database>, schoolId: string, ids: string[]) => Promise<Map<string, unknown>>;
 
 const LOADERS: Record<ChangeEntity, Loader> = {
-  event: async (trx, schoolId, ids) => {
-    const rows = await trx.selectFrom('events').selectAll().where('school_id', '=', schoolId).where('id', 'in', ids).execute();
-    return new Map(rows.map((r) => [r.id, toPublicEvent(r)]));
-  },
+  // With its audience and gallery expiry: the feed is for staff, who see both.
+  event: loadEvents,
   student: loadStudents,
   class: loadClasses,
   family: loadFamilies,
   consent: loadConsents,
-  membership: async (trx, schoolId, ids) => {
-    const rows = await trx
-      .selectFrom('memberships')
-      .innerJoin('users', 'users.id', 'memberships.user_id')
-      .select(['memberships.user_id', 'memberships.role', 'memberships.created_at', 'users.name', 'users.email'])
-      .where('memberships.school_id', '=', schoolId)
-      .where('memberships.user_id', 'in', ids)
-      .execute();
-    return new Map(rows.map((r) => [r.user_id, { userId: r.user_id, name: r.name, email: r.email, role: r.role, createdAt: r.created_at }]));
-  },
+  // { userId, name, role }: the feed goes to every staff member, so no e-mail addresses (admins read them from /members).
+  membership: loadMemberships,
 };
 
 export class FeedService {
