@@ -13,7 +13,7 @@ import { generatePem, keysFromPem } from '../sync-service/src/auth/keys.ts';
 import { TokenService } from '../sync-service/src/auth/tokens.ts';
 import { openDatabase, type Db } from '../sync-service/src/db/database.ts';
 import { migrateToLatest } from '../sync-service/src/db/migrations.ts';
-import { S3ObjectStore, s3Client, type ObjectStore } from '../sync-service/src/services/storage.ts';
+import { S3ObjectStore, s3Client, type DeleteOutcome, type ObjectStore, type StoredObject } from '../sync-service/src/services/storage.ts';
 /* eslint-enable no-restricted-imports */
 
 /** The variants every seeded and published asset has (the three a gallery page signs). */
@@ -55,7 +55,10 @@ export interface SyncChildReady {
 
 export type SyncParentMessage = { type: 'heads'; source: 's3' | 'map' } | { type: 'stop' };
 
-/** HeadObject against s3rver, or (source `map`) answered at once with the stated size: the service's share alone. */
+/**
+ * The manifest check against s3rver (listings, HEADs for the rest), or (source `map`) answered at once: no
+ * listing, and every HEAD with the stated size: the service's share alone.
+ */
 class SwitchableStore implements ObjectStore {
   source: 's3' | 'map' = 's3';
   constructor(
@@ -64,6 +67,12 @@ class SwitchableStore implements ObjectStore {
   ) {}
   head(key: string): Promise<{ size: number } | undefined> {
     return this.source === 's3' ? this.real.head(key) : Promise.resolve({ size: this.size });
+  }
+  async *list(prefix: string): AsyncIterable<StoredObject[]> {
+    if (this.source === 's3') yield* this.real.list(prefix);
+  }
+  deleteMany(keys: readonly string[]): Promise<DeleteOutcome> {
+    return this.real.deleteMany(keys);
   }
   presignGet(key: string, options: { expiresIn: number; contentDisposition: string }): Promise<string> {
     return this.real.presignGet(key, options);

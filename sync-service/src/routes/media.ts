@@ -2,19 +2,19 @@
  * `/v1/schools/:schoolId/quota…` (reservations before a publish) and
  * `/v1/schools/:schoolId/events/:eventId/manifest|media…` (publishing and reading media).
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { idSchema, manifestBodySchema, MEDIA_VARIANTS, reservationRequestSchema } from '../../../app/sync/protocol.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import type { Database } from '../db/schema.ts';
-import { requireMembership } from '../services/access.ts';
-import type { Caller, EventService } from '../services/events.ts';
+import type { EventService } from '../services/events.ts';
 import { MediaService } from '../services/media.ts';
 import { QuotaService } from '../services/quota.ts';
 import type { MediaSettings } from '../services/storage.ts';
-import { authenticate } from './auth.ts';
+import { callerOf } from './auth.ts';
 import { parse } from './validation.ts';
+import { doc } from '../openapi.ts';
 
 /** A manifest of 2,000 assets × 4 variants is about 2.5 MB of JSON; the app-wide limit is for metadata. */
 export const MANIFEST_BODY_LIMIT = 16 * 1024 * 1024;
@@ -40,6 +40,11 @@ const PageQuery = z.strictObject({
   cursor: z.string().regex(/^\d{1,9}$/, 'must be the nextCursor of the previous page').transform(Number).optional(),
 });
 
+/** `?download=1`: the URL makes the browser save the file (`attachment`); otherwise it shows it (`inline`). */
+const UrlQuery = z.strictObject({
+  download: z.enum(['0', '1'], { error: 'must be 1 (save the file) or 0 (show it)' }).optional(),
+});
+
 export interface MediaRouteDeps {
   db: Kysely<Database>;
   tokens: TokenService;
@@ -53,46 +58,70 @@ export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
   const quota = new QuotaService(db);
   const media = new MediaService(db, deps.events, deps.media);
 
-  async function caller(request: FastifyRequest, schoolId: string): Promise<Caller> {
-    const userId = await authenticate(tokens, request);
-    return { userId, schoolId, role: await requireMembership(db, userId, schoolId) };
-  }
+  const caller = callerOf(db, tokens);
 
-  app.post('/v1/schools/:schoolId/quota/reservations', async (request, reply) => {
+  app.post('/v1/schools/:schoolId/quota/reservations', doc({
+    summary: "Reserve storage before uploading an event's objects",
+    params: SchoolParams,
+    body: ReserveBody,
+    success: { status: 201, description: 'Created' },
+    errors: ['forbidden', 'quota-exceeded'],
+  }), async (request, reply) => {
     const { schoolId } = parse(SchoolParams, request.params, 'path');
     const who = await caller(request, schoolId);
     return reply.code(201).send(await quota.reserve(who, parse(ReserveBody, request.body)));
   });
 
-  app.post('/v1/schools/:schoolId/quota/reservations/:reservationId/release', async (request) => {
+  app.post('/v1/schools/:schoolId/quota/reservations/:reservationId/release', doc({
+    summary: 'Give back what a reservation holds',
+    params: ReservationParams,
+    body: z.strictObject({}),
+    errors: ['conflict'],
+  }), async (request) => {
     const { schoolId, reservationId } = parse(ReservationParams, request.params, 'path');
     const who = await caller(request, schoolId);
     if (request.body !== undefined && request.body !== null) parse(z.strictObject({}), request.body);
     return quota.release(who, reservationId);
   });
 
-  app.get('/v1/schools/:schoolId/quota', async (request) => {
+  app.get('/v1/schools/:schoolId/quota', doc({ summary: "The school's plan, usage and reservations", params: SchoolParams }), async (request) => {
     const { schoolId } = parse(SchoolParams, request.params, 'path');
     return quota.summary(await caller(request, schoolId));
   });
 
-  app.put('/v1/schools/:schoolId/events/:eventId/manifest', { bodyLimit: MANIFEST_BODY_LIMIT }, async (request) => {
+  app.put('/v1/schools/:schoolId/events/:eventId/manifest', { bodyLimit: MANIFEST_BODY_LIMIT, ...doc({
+    summary: "Publish an event's media: every object is checked in the bucket before it counts",
+    params: EventParams,
+    body: ManifestBody,
+    errors: ['forbidden', 'conflict', 'quota-exceeded'],
+  }) }, async (request) => {
     const { schoolId, eventId } = parse(EventParams, request.params, 'path');
     const who = await caller(request, schoolId);
     const body = parse(ManifestBody, request.body);
     return media.publish(who, eventId, body.reservationId, body.assets);
   });
 
-  app.get('/v1/schools/:schoolId/events/:eventId/media', async (request) => {
+  app.get('/v1/schools/:schoolId/events/:eventId/media', doc({
+    summary: "A page of an event's published media, with short-lived URLs for thumbnails and previews",
+    params: EventParams,
+    query: PageQuery,
+    errors: ['gone'],
+  }), async (request) => {
     const { schoolId, eventId } = parse(EventParams, request.params, 'path');
     const who = await caller(request, schoolId);
     const page = parse(PageQuery, request.query, 'query');
     return media.list(who, eventId, { limit: page.limit, after: page.cursor });
   });
 
-  app.get('/v1/schools/:schoolId/events/:eventId/media/:assetId/:variant', async (request) => {
+  app.get('/v1/schools/:schoolId/events/:eventId/media/:assetId/:variant', doc({
+    summary: 'A short-lived URL for one variant of one asset (download=1 to save it)',
+    params: VariantParams,
+    query: UrlQuery,
+    errors: ['gone'],
+  }), async (request) => {
     const params = parse(VariantParams, request.params, 'path');
     const who = await caller(request, params.schoolId);
-    return media.url(who, params.eventId, params.assetId, params.variant);
+    const { download } = parse(UrlQuery, request.query, 'query');
+    return media.url(who, params.eventId, params.assetId, params.variant, { download: download === '1' });
   });
 }

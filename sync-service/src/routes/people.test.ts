@@ -301,6 +301,64 @@ describe.each(TEST_DATABASES)('people, consent and the change feed on $name', (t
     expect((await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'New Erin', class: null, remoteRef: 'erase-1' }] })).created).toBe(1);
   });
 
+  it('erases a family: its personal data, its children, its parents’ access here, and accounts left with none', async () => {
+    const leaverId = await h.createUser('leaver@g.test', [[school, 'parent']]);
+    const twoSchoolsId = await h.createUser('two-schools@g.test', [
+      [school, 'parent'],
+      [otherSchool, 'parent'],
+    ]);
+    const leaverSession = await h.signIn('leaver@g.test');
+    const twoSchools = await h.tokens.issue(twoSchoolsId);
+    const kid = await student('Fiona Family', { remoteRef: 'family-erase-1' });
+    const sibling = await student('Sam Family');
+    const family = await ok<PublicFamily>('POST', '/families', { name: 'The Fortescues', email: 'fortescue@home.test' }, token.admin, 201);
+    for (const userId of [leaverId, twoSchoolsId]) await ok('POST', `/families/${family.id}/members`, { userId });
+    for (const studentId of [kid.id, sibling.id]) await ok('POST', `/families/${family.id}/students`, { studentId });
+    await ok('PUT', `/students/${kid.id}/consent/publish`, { granted: true });
+    await ok('POST', `/families/${family.id}/access-code`, undefined, token.admin, 201);
+    const foreign = (await send(h, 'POST', url('/families', otherSchool), token.otherAdmin, { name: 'Riverside family' })).json<PublicFamily>();
+
+    expect((await send(h, 'DELETE', url(`/families/${family.id}`), token.teacher)).statusCode).toBe(403);
+    expect((await send(h, 'DELETE', url(`/families/${family.id}`), leaverSession.accessToken)).statusCode).toBe(403);
+    expect((await send(h, 'DELETE', url(`/families/${foreign.id}`), token.admin)).json()).toEqual({ code: 'not-found', message: 'No such family in this school.' });
+    expect((await send(h, 'DELETE', url(`/families/${family.id}`, otherSchool), token.otherAdmin)).statusCode).toBe(404);
+
+    expect((await send(h, 'GET', url('/families', otherSchool), twoSchools)).statusCode).toBe(200);
+    const since = await head();
+    await ok('DELETE', `/families/${family.id}`, undefined, token.admin, 204);
+    expect(await h.db.kysely.selectFrom('families').selectAll().where('id', '=', family.id).execute()).toEqual([]);
+    expect((await send(h, 'GET', url(`/families/${family.id}`), token.admin)).statusCode).toBe(404);
+    expect((await send(h, 'DELETE', url(`/families/${family.id}`), token.admin)).statusCode).toBe(404);
+    for (const id of [kid.id, sibling.id]) {
+      const row = await h.db.kysely.selectFrom('students').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+      expect(row).toMatchObject({ name: null, remote_ref: null, deleted_at: expect.any(String) });
+    }
+    expect(await h.db.kysely.selectFrom('consents').selectAll().where('student_id', '=', kid.id).execute()).toEqual([]);
+    // The parent with no other school is gone, sessions and all; the other keeps their other school only.
+    expect(await h.db.kysely.selectFrom('users').select('id').where('id', '=', leaverId).execute()).toEqual([]);
+    expect((await send(h, 'POST', '/v1/auth/refresh', undefined, { refreshToken: leaverSession.refreshToken })).statusCode).toBe(401);
+    expect((await send(h, 'GET', url('/students'), leaverSession.accessToken)).statusCode).toBe(404);
+    expect((await send(h, 'GET', url('/students'), twoSchools)).statusCode).toBe(404);
+    expect((await send(h, 'GET', url('/families', otherSchool), twoSchools)).statusCode).toBe(200);
+
+    const page = await feed(since);
+    expect(page.changes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ entity: 'family', id: family.id, op: 'delete', data: null }),
+        expect.objectContaining({ entity: 'student', id: kid.id, op: 'delete', data: null }),
+        expect.objectContaining({ entity: 'student', id: sibling.id, op: 'delete', data: null }),
+        expect.objectContaining({ entity: 'membership', id: leaverId, op: 'delete', data: null }),
+        expect.objectContaining({ entity: 'membership', id: twoSchoolsId, op: 'delete', data: null }),
+      ]),
+    );
+    const audit = (await h.audit('family.erased')).find((row) => row.subject === `family:${family.id}`);
+    expect(audit).toMatchObject({ school_id: school, actor_user_id: adminId });
+    expect(JSON.parse(audit?.detail ?? '{}')).toEqual({ studentsErased: 2, studentsKept: 0, membershipsRemoved: 2, accountsDeleted: 1 });
+    const trail = JSON.stringify([...(await h.audit('family.erased')), ...(await h.audit('student.erased'))]);
+    for (const personal of ['Fortescue', 'fortescue@home.test', 'Fiona', 'leaver@g.test']) expect(trail).not.toContain(personal);
+    expect((await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'New Fiona', class: null, remoteRef: 'family-erase-1' }] })).created).toBe(1);
+  });
+
   it('answers every route with 404 for another school and for non-members', async () => {
     const ours = await student('Ours Only');
     const family = await familyWith(null, ours.id);
@@ -323,6 +381,7 @@ describe.each(TEST_DATABASES)('people, consent and the change feed on $name', (t
       ['DELETE', `/families/${family.id}/members/${parentId}`],
       ['POST', `/families/${family.id}/students`, { studentId: ours.id }],
       ['DELETE', `/families/${family.id}/students/${ours.id}`],
+      ['DELETE', `/families/${family.id}`],
       ['GET', '/changes'],
       ['GET', '/devices/desk-x/checkpoint'],
       ['PUT', '/devices/desk-x/checkpoint', { seq: 0 }],

@@ -6,12 +6,12 @@
  */
 import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
-import type { Database, MediaRow, MediaTable } from '../db/schema.ts';
+import type { Database, MediaRow, MediaTable, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import type { Caller, EventService, PublicEvent } from './events.ts';
 import { ensureUsage, planOf, quotaExceeded, readUsage } from './quota.ts';
-import type { MediaSettings } from './storage.ts';
+import type { MediaSettings, ObjectStore } from './storage.ts';
 
 import { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant } from '../../../app/sync/protocol.ts';
 
@@ -19,10 +19,23 @@ export { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant };
 /** The variants a gallery page shows, signed in the listing; the others are fetched one at a time. */
 const LISTED_VARIANTS: readonly string[] = ['thumb', 'preview', 'poster'];
 
+/** The variants whose URLs, handed to a parent or student, are recorded as downloads (thumbs and posters are not). */
+const AUDITED_VARIANTS: readonly string[] = ['preview', 'original', 'proxy'];
+/** Whose downloads are recorded: the families' side; staff work with the media every day. */
+const AUDITED_ROLES: readonly Role[] = ['parent', 'student'];
+
 /** Presigned URLs kept for reuse (oldest dropped first): a few galleries' worth. */
 const SIGNED_URL_CACHE = 50_000;
 /** How many HeadObject calls run at once while a manifest is checked. */
 const HEAD_CONCURRENCY = 16;
+/** Smallest group of a manifest's keys under one event prefix that is listed rather than HEADed. */
+const LIST_MIN_KEYS = 4;
+/** Most prefixes one manifest check lists (at once); the keys of any further prefixes are HEADed. */
+const MAX_LISTINGS = 8;
+/** Objects in one listing page. */
+const LIST_PAGE = 1000;
+/** Most ranges a prefix of more than a page of keys is split into, to list them side by side. */
+const MAX_SPLIT = 32;
 /** Rows per INSERT: about 20 parameters a row stays well under SQLite's and PostgreSQL's limits. */
 const INSERT_CHUNK = 500;
 
@@ -62,15 +75,17 @@ export interface PublicMedia extends MediaDescription {
 }
 
 /**
- * Whether `caller` may see `media` of `event`. Staff (admin, photographer, teacher) see all of their
- * school's media; parents and students see the media of published events. This is the one place the
- * family and audience rules (consent, "only media tagged with my children") will narrow.
+ * Whether `caller` may see `media` of `event`, an event `caller` was already allowed to see (who sees
+ * which event, audience and expiry included, is `EventService`'s rule). Staff (admin, photographer,
+ * teacher) see all of their school's media. Parents and students see the media of published events,
+ * and only media whose every tagged student is in `publishable` (publish consent granted; no consent
+ * row is a refusal): a withdrawal hides the media from the gallery at once.
  */
-export function mayView(caller: Caller, event: PublicEvent, media: MediaItem): boolean {
+export function mayView(caller: Caller, event: PublicEvent, media: MediaItem, publishable: ReadonlySet<string>): boolean {
   if (event.schoolId !== caller.schoolId) return false;
   if ([...media.variants.values()].some((row) => row.event_id !== event.id)) return false;
   if (STAFF_ROLES.includes(caller.role)) return true;
-  return event.state === 'published';
+  return event.state === 'published' && media.people.every((id) => publishable.has(id));
 }
 
 /** `Sports Day!` → `sports-day`; the file names browsers save never carry the camera's names. */
@@ -107,6 +122,87 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, work: (item: T
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
+}
+
+/**
+ * The sizes of the objects among `keys` that are in the store. Keys are grouped by their event's prefix
+ * (`schools/{school}/events/{event}/`, as the desktop lays them out); each group of at least
+ * {@link LIST_MIN_KEYS} keys, the {@link MAX_LISTINGS} largest of them, is listed (1,000 objects a
+ * request) instead of asked about one by one. Whatever a listing did not show (a smaller group, a
+ * listing that failed or ran past its page budget, an object uploaded a moment ago) is asked with
+ * HeadObject, so a key is only ever reported missing after a HEAD said so.
+ */
+async function sizesInStore(store: ObjectStore, keys: readonly string[]): Promise<Map<string, number>> {
+  const groups = new Map<string, string[]>();
+  for (const key of keys) {
+    const segments = key.split('/');
+    if (segments.length <= 4) continue;
+    const prefix = `${segments.slice(0, 4).join('/')}/`;
+    const group = groups.get(prefix);
+    if (group === undefined) groups.set(prefix, [key]);
+    else group.push(key);
+  }
+  const listed = [...groups.values()]
+    .filter((group) => group.length >= LIST_MIN_KEYS)
+    .sort((a, b) => b.length - a.length)
+    .slice(0, MAX_LISTINGS);
+  const sizes = new Map<string, number>();
+  await Promise.all(listed.map((group) => listGroup(store, group, sizes)));
+  const rest = keys.filter((key) => !sizes.has(key));
+  const heads = await mapLimit(rest, HEAD_CONCURRENCY, (key) => store.head(key));
+  for (const [i, key] of rest.entries()) {
+    const head = heads[i];
+    if (head !== undefined) sizes.set(key, head.size);
+  }
+  return sizes;
+}
+
+/**
+ * Lists the keys' longest common prefix until every key was seen, the listing passed the last of them
+ * (keys come in order), or it read twice the pages its keys fill plus two (the range then holds mostly
+ * objects the manifest does not name: the keys left are cheaper to HEAD). A failed listing (a bucket
+ * policy without s3:ListBucket, say) leaves its keys to HeadObject.
+ */
+async function listGroup(store: ObjectStore, group: readonly string[], sizes: Map<string, number>): Promise<void> {
+  const sorted = [...group].sort();
+  const first = sorted[0] ?? '';
+  const last = sorted[sorted.length - 1] ?? '';
+  let common = 0;
+  while (common < first.length && first[common] === last[common]) common += 1;
+  // Pages of one listing come one after the other; more than a page of keys is split by the next
+  // character (the desktop's content hashes: 16 ranges) and the ranges are listed side by side.
+  if (group.length > LIST_PAGE) {
+    const parts = new Map<string, string[]>();
+    for (const key of sorted) {
+      const next = key.slice(common, common + 1);
+      const part = parts.get(next) ?? [];
+      part.push(key);
+      parts.set(next, part);
+    }
+    if (parts.size > 1 && parts.size <= MAX_SPLIT) {
+      await Promise.all([...parts.values()].map((part) => listGroup(store, part, sizes)));
+      return;
+    }
+  }
+  const wanted = new Set(group);
+  const budget = Math.ceil(group.length / LIST_PAGE) * 2 + 2;
+  let pages = 0;
+  let remaining = wanted.size;
+  try {
+    for await (const page of store.list(first.slice(0, common))) {
+      pages += 1;
+      for (const object of page) {
+        if (wanted.has(object.key) && !sizes.has(object.key)) {
+          sizes.set(object.key, object.size);
+          remaining -= 1;
+        }
+      }
+      const end = page[page.length - 1]?.key;
+      if (remaining === 0 || end === undefined || end >= last || pages >= budget) break;
+    }
+  } catch {
+    // HeadObject answers for these keys, and reports the store's error if it is down.
+  }
 }
 
 /** A key the school may name: under its prefix, and free of segments a URL would normalise away. */
@@ -171,12 +267,12 @@ export class MediaService {
 
     // Every object must be in the bucket at its stated size before it counts.
     const keys = [...objects.keys()];
-    const found = await mapLimit(keys, HEAD_CONCURRENCY, (key) => store.head(key));
-    for (const [i, key] of keys.entries()) {
-      const head = found[i];
+    const found = await sizesInStore(store, keys);
+    for (const key of keys) {
+      const size = found.get(key);
       const stated = objects.get(key) ?? 0;
-      if (head === undefined) throw invalid(`${key} is not in the bucket: upload it before publishing the manifest.`);
-      if (head.size !== stated) throw invalid(`${key} is ${head.size} bytes in the bucket but the manifest says ${stated}.`);
+      if (size === undefined) throw invalid(`${key} is not in the bucket: upload it before publishing the manifest.`);
+      if (size !== stated) throw invalid(`${key} is ${size} bytes in the bucket but the manifest says ${stated}.`);
     }
 
     const now = new Date().toISOString();
@@ -202,6 +298,7 @@ export class MediaService {
           description: asset.description,
           tags: JSON.stringify(asset.tags),
           people: JSON.stringify(asset.people),
+          thumbhash: asset.thumbhash ?? null,
           published_at: now,
         });
       }
@@ -267,33 +364,40 @@ export class MediaService {
     return 0;
   }
 
-  /** A page of the event's media the caller may see, with URLs for thumb, preview and poster. */
+  /**
+   * A page of the event's media the caller may see, with URLs for thumb, preview and poster. Two
+   * queries whatever the page size: the page's rows (its positions picked by a subquery, one more than
+   * the page to tell whether another follows) and, for parents and students, the consent of everyone
+   * tagged in them. Media hidden by consent leave a page short: follow `nextCursor` until it is null.
+   */
   async list(caller: Caller, eventId: string, page: { limit: number; after: number | undefined }): Promise<{ media: PublicMedia[]; nextCursor: string | null }> {
-    const event = await this.events.get(caller, eventId);
+    const event = await this.events.gallery(caller, eventId);
     const settings = this.settings();
-    const positions = await this.db
-      .selectFrom('media')
-      .select('position')
-      .distinct()
-      .where('event_id', '=', eventId)
-      .where('school_id', '=', caller.schoolId)
-      .$if(page.after !== undefined, (q) => q.where('position', '>', page.after ?? -1))
-      .orderBy('position')
-      .limit(page.limit + 1)
-      .execute();
-    const more = positions.length > page.limit;
-    const wanted = positions.slice(0, page.limit).map((row) => row.position);
-    if (wanted.length === 0) return { media: [], nextCursor: null };
     const rows = await this.db
       .selectFrom('media')
       .selectAll()
       .where('event_id', '=', eventId)
       .where('school_id', '=', caller.schoolId)
-      .where('position', 'in', wanted)
+      .where('position', 'in', (eb) =>
+        eb
+          .selectFrom('media')
+          .select('position')
+          .distinct()
+          .where('event_id', '=', eventId)
+          .where('school_id', '=', caller.schoolId)
+          .$if(page.after !== undefined, (q) => q.where('position', '>', page.after ?? -1))
+          .orderBy('position')
+          .limit(page.limit + 1),
+      )
       .orderBy('position')
       .orderBy('variant')
       .execute();
-    const items = groupItems(rows).filter((item) => mayView(caller, event, item));
+    const grouped = groupItems(rows);
+    const more = grouped.length > page.limit;
+    const onPage = grouped.slice(0, page.limit);
+    if (onPage.length === 0) return { media: [], nextCursor: null };
+    const publishable = await this.publishable(caller, onPage);
+    const items = onPage.filter((item) => mayView(caller, event, item, publishable));
     const staff = STAFF_ROLES.includes(caller.role);
     const media = await Promise.all(
       items.map(async (item) => {
@@ -304,13 +408,40 @@ export class MediaService {
         return toPublicMedia(item, variants, staff);
       }),
     );
-    const last = wanted[wanted.length - 1];
+    const last = onPage[onPage.length - 1]?.position;
     return { media, nextCursor: more && last !== undefined ? String(last) : null };
   }
 
-  /** A URL for one variant of one asset; 404 when there is none or the caller may not see it. */
-  async url(caller: Caller, eventId: string, assetId: string, variant: string): Promise<SignedUrl> {
-    const event = await this.events.get(caller, eventId);
+  /**
+   * Of the students tagged in `items`, those whose publish consent is granted: one query for a whole
+   * page, none for staff (who see every item). A tagged id that is not a live student of this school
+   * (erased, or never synced) has no consent, so its media stay hidden.
+   */
+  private async publishable(caller: Caller, items: readonly MediaItem[]): Promise<ReadonlySet<string>> {
+    if (STAFF_ROLES.includes(caller.role)) return new Set();
+    const tagged = [...new Set(items.flatMap((item) => item.people))];
+    if (tagged.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('consents')
+      .innerJoin('students', 'students.id', 'consents.student_id')
+      .select('consents.student_id')
+      .where('students.school_id', '=', caller.schoolId)
+      .where('students.deleted_at', 'is', null)
+      .where('consents.purpose', '=', 'publish')
+      .where('consents.granted', '=', 1)
+      .where('consents.student_id', 'in', tagged)
+      .execute();
+    return new Set(rows.map((row) => row.student_id));
+  }
+
+  /**
+   * A URL for one variant of one asset; 404 when there is none or the caller may not see it. With
+   * `download`, the browser is told to save the file (`Content-Disposition: attachment`) instead of
+   * showing it. A URL for a full-size variant (preview, original, proxy) handed to a parent or student
+   * is recorded as `media.download`: once it is out, the service cannot tell showing from saving.
+   */
+  async url(caller: Caller, eventId: string, assetId: string, variant: string, options: { download?: boolean } = {}): Promise<SignedUrl> {
+    const event = await this.events.gallery(caller, eventId);
     const settings = this.settings();
     const rows = await this.db
       .selectFrom('media')
@@ -321,16 +452,26 @@ export class MediaService {
       .execute();
     const item = groupItems(rows)[0];
     const row = item?.variants.get(variant);
-    if (item === undefined || row === undefined || !mayView(caller, event, item)) throw new ApiError('not-found', 'No such media in this event.');
-    return this.sign(settings, event, row);
+    if (item === undefined || row === undefined || !mayView(caller, event, item, await this.publishable(caller, [item]))) throw new ApiError('not-found', 'No such media in this event.');
+    const disposition = options.download === true ? 'attachment' : 'inline';
+    if (AUDITED_ROLES.includes(caller.role) && AUDITED_VARIANTS.includes(variant)) {
+      await recordAudit(this.db, {
+        action: 'media.download',
+        subject: `event:${eventId}`,
+        schoolId: caller.schoolId,
+        actorUserId: caller.userId,
+        detail: { eventId, assetId, variant, disposition },
+      });
+    }
+    return this.sign(settings, event, row, disposition);
   }
 
-  private async sign(settings: MediaSettings, event: PublicEvent, row: MediaRow): Promise<SignedUrl> {
+  private async sign(settings: MediaSettings, event: PublicEvent, row: MediaRow, disposition: 'inline' | 'attachment' = 'inline'): Promise<SignedUrl> {
     if (settings.cdnBaseUrl !== undefined) {
       return { url: `${settings.cdnBaseUrl}/${row.object_key.split('/').map(encodeURIComponent).join('/')}`, expiresAt: null };
     }
     const fileName = safeFileName(event.name, row.position, row.variant, row.object_key);
-    const contentDisposition = `inline; filename="${fileName}"`;
+    const contentDisposition = `${disposition}; filename="${fileName}"`;
     // A signature costs about a millisecond and a gallery page needs 300: a URL is reused while it has at
     // least half its lifetime left. Only callers who passed the authorisation check above ever get one.
     const cacheKey = `${row.object_key}\n${contentDisposition}`;
@@ -373,6 +514,7 @@ function groupItems(rows: MediaRow[]): MediaItem[] {
         description: row.description,
         tags: parseList(row.tags),
         people: parseList(row.people),
+        thumbhash: row.thumbhash,
         variants: new Map(),
       };
       items.set(row.asset_id, item);
@@ -394,6 +536,7 @@ function toPublicMedia(item: MediaItem, variants: PublicMedia['variants'], staff
     title: item.title,
     description: item.description,
     tags: item.tags,
+    thumbhash: item.thumbhash ?? null,
     ...(staff ? { people: item.people } : {}),
     variants,
   };

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import { CONSENT_PURPOSES, type ConsentPurpose, type Database, type FamilyRow, type StudentRow } from '../db/schema.ts';
+import { asService } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { STAFF_ROLES } from './access.ts';
 import { lockChangeFeed, recordChanges, type ChangeEntry } from './changes.ts';
@@ -216,6 +217,11 @@ export class PeopleService {
    * service registers here to drop the student from published media and queue their objects' deletion.
    */
   readonly onStudentErased: StudentErasedHook[] = [];
+  /**
+   * Called after an erasure (of a student or a family) has committed, never inside it: how the object
+   * deletion worker is told there is work (it would find it at its next poll anyway).
+   */
+  readonly afterErasure: Array<() => void> = [];
 
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -317,7 +323,8 @@ export class PeopleService {
   /**
    * Erasure: the student's name, class, roster key, family links and consents go; a tombstone row
    * (id, school, timestamps, `deleted_at`) stays so the feed can tell desktops to delete the person.
-   * Then every {@link onStudentErased} hook runs in the same transaction.
+   * Then every {@link onStudentErased} hook runs in the same transaction, and after the commit every
+   * {@link afterErasure} callback.
    */
   async eraseStudent(caller: Caller, studentId: string): Promise<void> {
     await this.visibleStudent(this.db, caller, studentId);
@@ -325,31 +332,131 @@ export class PeopleService {
     await this.db.transaction().execute(async (trx) => {
       await lockChangeFeed(trx, caller.schoolId);
       await this.visibleStudent(trx, caller, studentId);
-      const families = (await trx.selectFrom('family_students').select('family_id').where('student_id', '=', studentId).execute()).map((r) => r.family_id);
-      const consents = await trx.deleteFrom('consents').where('student_id', '=', studentId).executeTakeFirst();
-      await trx.deleteFrom('family_students').where('student_id', '=', studentId).execute();
-      const now = new Date().toISOString();
-      await trx
-        .updateTable('students')
-        .set({ name: null, class_id: null, remote_ref: null, updated_at: now, deleted_at: now })
-        .where('id', '=', studentId)
-        .where('school_id', '=', caller.schoolId)
-        .execute();
-      if (families.length > 0) await trx.updateTable('families').set({ updated_at: now }).where('id', 'in', families).execute();
-      await recordAudit(trx, {
-        action: 'student.erased',
-        subject: `student:${studentId}`,
-        schoolId: caller.schoolId,
-        actorUserId: caller.userId,
-        detail: { consentsRemoved: Number(consents.numDeletedRows), familyLinksRemoved: families.length },
-      });
-      await recordChanges(trx, [
-        { schoolId: caller.schoolId, entity: 'student', entityId: studentId, op: 'delete' },
-        { schoolId: caller.schoolId, entity: 'consent', entityId: studentId, op: 'delete' },
-        ...families.map((id): ChangeEntry => ({ schoolId: caller.schoolId, entity: 'family', entityId: id, op: 'upsert' })),
-      ]);
-      for (const hook of this.onStudentErased) await hook(trx, { schoolId: caller.schoolId, studentId, actorUserId: caller.userId });
+      await this.eraseInTransaction(trx, caller, studentId, []);
     });
+    this.erased();
+  }
+
+  /**
+   * Family erasure, in one transaction: the family row goes (name, e-mail, access code); each of its
+   * children is erased as {@link eraseStudent} does, except a child who is also in another family of
+   * the school, who is only unlinked (the other family's child stays theirs); each parent account
+   * loses its parent membership here unless it is in another family of the school, and an account
+   * left with no membership anywhere is deleted (its sessions with it). Audited `family.erased`,
+   * counts only; the feed says `delete` for the family, its erased children and removed memberships.
+   */
+  async eraseFamily(caller: Caller, familyId: string): Promise<void> {
+    await this.visibleFamily(this.db, caller, familyId);
+    requireAdmin(caller, 'erase families');
+    await this.db.transaction().execute(async (trx) => {
+      await lockChangeFeed(trx, caller.schoolId);
+      await this.visibleFamily(trx, caller, familyId);
+      const school = caller.schoolId;
+      const children = (await trx.selectFrom('family_students').select('student_id').where('family_id', '=', familyId).execute()).map((r) => r.student_id);
+      const shared = new Set(
+        children.length === 0
+          ? []
+          : (await trx.selectFrom('family_students').select('student_id').where('student_id', 'in', children).where('family_id', '<>', familyId).execute()).map((r) => r.student_id),
+      );
+      const parents = (await trx.selectFrom('family_members').select('user_id').where('family_id', '=', familyId).execute()).map((r) => r.user_id);
+      const changes: ChangeEntry[] = [{ schoolId: school, entity: 'family', entityId: familyId, op: 'delete' }];
+
+      await trx.deleteFrom('family_students').where('family_id', '=', familyId).execute();
+      await trx.deleteFrom('family_members').where('family_id', '=', familyId).execute();
+      await trx.deleteFrom('families').where('id', '=', familyId).where('school_id', '=', school).execute();
+      let erased = 0;
+      for (const studentId of children) {
+        if (shared.has(studentId)) {
+          changes.push({ schoolId: school, entity: 'student', entityId: studentId, op: 'upsert' });
+          continue;
+        }
+        await this.eraseInTransaction(trx, caller, studentId, [familyId]);
+        erased += 1;
+      }
+
+      // Parents in another family of this school keep their membership; staff keep theirs whatever it is.
+      const stay = new Set(
+        parents.length === 0
+          ? []
+          : (
+              await trx
+                .selectFrom('family_members')
+                .innerJoin('families', 'families.id', 'family_members.family_id')
+                .select('family_members.user_id')
+                .where('family_members.user_id', 'in', parents)
+                .where('families.school_id', '=', school)
+                .execute()
+            ).map((r) => r.user_id),
+      );
+      const leaving = parents.filter((id) => !stay.has(id));
+      const removed =
+        leaving.length === 0
+          ? []
+          : await trx.deleteFrom('memberships').where('school_id', '=', school).where('user_id', 'in', leaving).where('role', '=', 'parent').returning('user_id').execute();
+      const removedIds = removed.map((r) => r.user_id);
+      let accountsDeleted = 0;
+      if (removedIds.length > 0) {
+        // Memberships in any school: a lookup across schools (their other schools are invisible in this one's scope).
+        const elsewhere = new Set(
+          (await asService(() => trx.selectFrom('memberships').select('user_id').where('user_id', 'in', removedIds).execute())).map((r) => r.user_id),
+        );
+        const orphans = removedIds.filter((id) => !elsewhere.has(id));
+        // Their refresh tokens, device checkpoints and OIDC links go with the account (foreign keys cascade).
+        if (orphans.length > 0) accountsDeleted = Number((await trx.deleteFrom('users').where('id', 'in', orphans).executeTakeFirst()).numDeletedRows);
+        for (const userId of removedIds) changes.push({ schoolId: school, entity: 'membership', entityId: userId, op: 'delete' });
+      }
+
+      await recordAudit(trx, {
+        action: 'family.erased',
+        subject: `family:${familyId}`,
+        schoolId: school,
+        actorUserId: caller.userId,
+        detail: { studentsErased: erased, studentsKept: shared.size, membershipsRemoved: removedIds.length, accountsDeleted },
+      });
+      await recordChanges(trx, changes);
+    });
+    this.erased();
+  }
+
+  /** One student's erasure inside `trx` (the caller holds the feed lock); `gone` are families being deleted with it. */
+  private async eraseInTransaction(trx: Transaction<Database>, caller: Caller, studentId: string, gone: string[]): Promise<void> {
+    const families = (await trx.selectFrom('family_students').select('family_id').where('student_id', '=', studentId).execute())
+      .map((r) => r.family_id)
+      .filter((id) => !gone.includes(id));
+    const consents = await trx.deleteFrom('consents').where('student_id', '=', studentId).executeTakeFirst();
+    await trx.deleteFrom('family_students').where('student_id', '=', studentId).execute();
+    const now = new Date().toISOString();
+    await trx
+      .updateTable('students')
+      .set({ name: null, class_id: null, remote_ref: null, updated_at: now, deleted_at: now })
+      .where('id', '=', studentId)
+      .where('school_id', '=', caller.schoolId)
+      .execute();
+    if (families.length > 0) await trx.updateTable('families').set({ updated_at: now }).where('id', 'in', families).execute();
+    await recordAudit(trx, {
+      action: 'student.erased',
+      subject: `student:${studentId}`,
+      schoolId: caller.schoolId,
+      actorUserId: caller.userId,
+      detail: { consentsRemoved: Number(consents.numDeletedRows), familyLinksRemoved: families.length + gone.length },
+    });
+    await recordChanges(trx, [
+      { schoolId: caller.schoolId, entity: 'student', entityId: studentId, op: 'delete' },
+      { schoolId: caller.schoolId, entity: 'consent', entityId: studentId, op: 'delete' },
+      ...families.map((id): ChangeEntry => ({ schoolId: caller.schoolId, entity: 'family', entityId: id, op: 'upsert' })),
+    ]);
+    for (const hook of this.onStudentErased) await hook(trx, { schoolId: caller.schoolId, studentId, actorUserId: caller.userId });
+  }
+
+  /** Runs the {@link afterErasure} callbacks; one that throws does not stop the others or fail the erasure. */
+  private erased(): void {
+    for (const callback of this.afterErasure) {
+      try {
+        callback();
+      } catch {
+        // The work it would start is queued in the database and picked up by the next poll.
+      }
+    }
   }
 
   // ---- Roster ----
