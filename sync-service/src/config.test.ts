@@ -85,4 +85,49 @@ describe('config', () => {
   it('treats empty variables as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '', HOST: ' ' })).toMatchObject({ port: 8787, host: '127.0.0.1', database: { kind: 'sqlite' } });
   });
+
+  it('reads the mail settings: no SMTP by default, 7-day invitations', () => {
+    expect(loadConfig({})).toMatchObject({ mail: { smtpUrl: undefined, from: undefined }, invites: { ttlSeconds: 7 * 24 * 3600 } });
+    const config = loadConfig({ SMTP_URL: 'smtps://mailer:s3cret@mail.example:465', MAIL_FROM: 'keepsake@school.example', INVITE_TTL_DAYS: '14' });
+    expect(config.mail).toEqual({ smtpUrl: 'smtps://mailer:s3cret@mail.example:465', from: 'keepsake@school.example' });
+    expect(config.invites.ttlSeconds).toBe(14 * 24 * 3600);
+    // Sending needs a sender; a sender alone is fine (mail waits in the outbox).
+    expect(loadConfig({ MAIL_FROM: 'keepsake@school.example' }).mail.smtpUrl).toBeUndefined();
+  });
+
+  it('names each mail mistake and never echoes the SMTP URL, which holds a password', () => {
+    expect(problems({ SMTP_URL: 'smtp://mail.example:587' })).toEqual(['MAIL_FROM: required when SMTP_URL is set (the address mail is sent from)']);
+    expect(problems({ SMTP_URL: 'http://user:hunter22@mail.example', MAIL_FROM: 'a@b.c' })).toEqual([
+      'SMTP_URL: must start with smtp:// (STARTTLS when offered) or smtps:// (TLS from the start)',
+    ]);
+    expect(problems({ SMTP_URL: 'mail.example', MAIL_FROM: 'a@b.c' })).toEqual(['SMTP_URL: must be a URL such as smtp://user:password@mail.example:587']);
+    expect(problems({ SMTP_URL: 'smtp://mailer@mail.example', MAIL_FROM: 'a@b.c' })).toEqual(['SMTP_URL: names a user but no password (smtp://user:password@host:587)']);
+    expect(problems({ MAIL_FROM: 'Greenfield <keepsake@school.example>', INVITE_TTL_DAYS: '90' })).toEqual([
+      'MAIL_FROM: must be a bare e-mail address such as keepsake@school.example (the sender\'s name is the school\'s) (got "Greenfield <keepsake@school.example>")',
+      'INVITE_TTL_DAYS: must be at most 60 days (got "90")',
+    ]);
+    expect(problems({ INVITE_TTL_DAYS: 'a week' })).toEqual(['INVITE_TTL_DAYS: must be a whole number of days from 1 to 60 (got "a week")']);
+  });
+
+  it('takes the schema owner for migrations from DATABASE_MIGRATION_URL and the service role from DATABASE_URL', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgres://sync@db/keepsake' }).databaseOwner).toBeUndefined();
+    const config = loadConfig({ DATABASE_URL: 'postgres://keepsake_app:pw@db/keepsake', DATABASE_MIGRATION_URL: 'postgres://keepsake_owner:secret@db/keepsake' });
+    expect(config.database).toEqual({ kind: 'postgres', connectionString: 'postgres://keepsake_app:pw@db/keepsake' });
+    expect(config.databaseOwner).toEqual({ target: { kind: 'postgres', connectionString: 'postgres://keepsake_owner:secret@db/keepsake' }, serviceRole: 'keepsake_app' });
+  });
+
+  it('names each mistake with the two database roles, and never echoes the owner URL', () => {
+    expect(problems({ DATABASE_MIGRATION_URL: 'postgres://owner@db/k' })).toEqual([
+      "DATABASE_MIGRATION_URL: only for PostgreSQL; set DATABASE_URL to the postgres:// URL of the service's own role too",
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://db/k', DATABASE_MIGRATION_URL: 'postgres://owner@db/k' })).toEqual([
+      "DATABASE_URL: must name the service's role (postgres://ROLE:PASSWORD@host/db) when DATABASE_MIGRATION_URL is set, so migrate can grant it access",
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://owner:a@db/k', DATABASE_MIGRATION_URL: 'postgres://owner:b@db/k' })).toEqual([
+      'DATABASE_MIGRATION_URL: logs in as "owner" like DATABASE_URL; give the service a role of its own, or leave DATABASE_MIGRATION_URL unset',
+    ]);
+    expect(problems({ DATABASE_URL: 'postgres://app@db/k', DATABASE_MIGRATION_URL: 'mysql://owner:hunter22@db/k' })).toEqual([
+      "DATABASE_MIGRATION_URL: must be a postgres:// URL (the schema owner's login)",
+    ]);
+  });
 });

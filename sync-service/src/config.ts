@@ -18,6 +18,12 @@ export interface Config {
   /** Folder for the SQLite file and the generated signing key. */
   dataDir: string;
   database: DatabaseTarget;
+  /**
+   * PostgreSQL with two roles: the owner's URL (`DATABASE_MIGRATION_URL`), which `migrate` and start-up
+   * migrations use, and the service's role (`DATABASE_URL`'s user) that they grant row access to.
+   * Unset: one role migrates and serves.
+   */
+  databaseOwner: { target: DatabaseTarget & { kind: 'postgres' }; serviceRole: string } | undefined;
   host: string;
   port: number;
   /** The URL desktops and browsers use to reach the service; the default JWT issuer. */
@@ -59,6 +65,10 @@ export interface Config {
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string } | undefined;
   /** HMAC key for family access codes; unset means "derived from the JWT signing key". */
   accessCodeSecret: string | undefined;
+  /** Outgoing mail; with no `smtpUrl`, mail waits in the outbox until one is configured. */
+  mail: { smtpUrl: string | undefined; from: string | undefined };
+  /** How long an invitation link works. */
+  invites: { ttlSeconds: number };
   /** First-start admin from the environment, so the embedded default works with no set-up step. */
   bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
 }
@@ -122,12 +132,32 @@ function trustProxyEntry(entry: string): boolean {
   return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (version === 4 ? 32 : 128));
 }
 
+/** Why `value` is not a usable SMTP URL (`smtp://user:pass@host:587`, `smtps://host:465`), or undefined. */
+function smtpUrlProblem(value: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'must be a URL such as smtp://user:password@mail.example:587';
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') return 'must start with smtp:// (STARTTLS when offered) or smtps:// (TLS from the start)';
+  if (url.hostname === '') return 'needs a host name, e.g. smtp://mail.example:587';
+  if (url.username !== '' && url.password === '') return 'names a user but no password (smtp://user:password@host:587)';
+  return undefined;
+}
+
 const EnvSchema = z.object({
   KEEPSAKE_SYNC_DATA: optionalText,
   DATABASE_URL: optionalText.pipe(
     z
       .string()
       .regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must start with sqlite: (a file path) or postgres:// (a server URL)')
+      .optional(),
+  ),
+  DATABASE_MIGRATION_URL: optionalText.pipe(
+    z
+      .string()
+      .regex(/^(postgres:\/\/|postgresql:\/\/)/, "must be a postgres:// URL (the schema owner's login)")
       .optional(),
   ),
   PORT: z
@@ -191,7 +221,53 @@ const EnvSchema = z.object({
   OIDC_CLIENT_SECRET: optionalText,
   OIDC_REDIRECT_URI: optionalText.pipe(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional()),
   ACCESS_CODE_SECRET: optionalText.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  SMTP_URL: optionalText.pipe(
+    z
+      .string()
+      .refine((v) => smtpUrlProblem(v) === undefined, { error: (issue) => smtpUrlProblem(String(issue.input)) ?? 'must be an smtp:// or smtps:// URL' })
+      .optional(),
+  ),
+  MAIL_FROM: optionalText.pipe(
+    z.string().regex(EMAIL_PATTERN, "must be a bare e-mail address such as keepsake@school.example (the sender's name is the school's)").optional(),
+  ),
+  INVITE_TTL_DAYS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number of days from 1 to 60')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be at least 1 day').max(60, 'must be at most 60 days'))
+      .optional(),
+  ),
 });
+
+/** The user a postgres:// URL logs in as, or undefined when it names none. */
+function urlUser(url: string): string | undefined {
+  try {
+    const user = decodeURIComponent(new URL(url).username);
+    return user === '' ? undefined : user;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `DATABASE_MIGRATION_URL` checked against `DATABASE_URL`: two different roles on PostgreSQL. */
+function ownerSettings(ownerUrl: string | undefined, database: DatabaseTarget, problems: string[]): Config['databaseOwner'] {
+  if (ownerUrl === undefined) return undefined;
+  if (database.kind !== 'postgres') {
+    problems.push('DATABASE_MIGRATION_URL: only for PostgreSQL; set DATABASE_URL to the postgres:// URL of the service\'s own role too');
+    return undefined;
+  }
+  const serviceRole = urlUser(database.connectionString);
+  if (serviceRole === undefined) {
+    problems.push("DATABASE_URL: must name the service's role (postgres://ROLE:PASSWORD@host/db) when DATABASE_MIGRATION_URL is set, so migrate can grant it access");
+    return undefined;
+  }
+  if (urlUser(ownerUrl) === serviceRole) {
+    problems.push(`DATABASE_MIGRATION_URL: logs in as "${serviceRole}" like DATABASE_URL; give the service a role of its own, or leave DATABASE_MIGRATION_URL unset`);
+    return undefined;
+  }
+  return { target: { kind: 'postgres', connectionString: ownerUrl }, serviceRole };
+}
 
 /** Reads and validates the settings; throws a {@link ConfigError} naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -203,7 +279,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       const name = String(issue.path[0] ?? 'environment');
       const raw = env[name];
       // Echo the value except for secrets, so the reader sees what was actually read.
-      const shown = raw === undefined || /KEY|PASSWORD|TOKEN|SECRET|REDIS_URL/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
+      const shown = raw === undefined || /KEY|PASSWORD|TOKEN|SECRET|REDIS_URL|SMTP_URL|DATABASE_MIGRATION_URL/.test(name) ? '' : ` (got ${JSON.stringify(raw)})`;
       return `${name}: ${issue.message}${shown}`;
     });
     throw new ConfigError(problems);
@@ -227,6 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   } else {
     database = { kind: 'postgres', connectionString: url };
   }
+  const databaseOwner = ownerSettings(e.DATABASE_MIGRATION_URL, database, problems);
 
   const email = e.KEEPSAKE_SYNC_ADMIN_EMAIL;
   const password = e.KEEPSAKE_SYNC_ADMIN_PASSWORD;
@@ -242,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const s3Named = [e.S3_ENDPOINT, e.S3_REGION, e.S3_FORCE_PATH_STYLE].some((value) => value !== undefined);
   if (e.S3_BUCKET === undefined && s3Named) problems.push('S3_BUCKET: required when S3_ENDPOINT, S3_REGION or S3_FORCE_PATH_STYLE is set');
   const oidcSet = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET, e.OIDC_REDIRECT_URI];
+  if (e.SMTP_URL !== undefined && e.MAIL_FROM === undefined) problems.push('MAIL_FROM: required when SMTP_URL is set (the address mail is sent from)');
   if (oidcSet.some((v) => v !== undefined) && oidcSet.some((v) => v === undefined)) {
     problems.push('OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URI: set all four or none');
   }
@@ -250,6 +328,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     dataDir,
     database,
+    databaseOwner,
     host,
     port,
     publicUrl,
@@ -293,6 +372,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { issuer: e.OIDC_ISSUER, clientId: e.OIDC_CLIENT_ID, clientSecret: e.OIDC_CLIENT_SECRET, redirectUri: e.OIDC_REDIRECT_URI }
         : undefined,
     accessCodeSecret: e.ACCESS_CODE_SECRET,
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
+    invites: { ttlSeconds: (e.INVITE_TTL_DAYS ?? 7) * 24 * 3600 },
     bootstrap:
       email !== undefined && password !== undefined
         ? {

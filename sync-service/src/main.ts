@@ -8,11 +8,14 @@ import { buildApp } from './app.ts';
 import { loadSigningKeys } from './auth/keys.ts';
 import { TokenService } from './auth/tokens.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openDatabase, type Db } from './db/database.ts';
+import { grantServiceRole, openDatabase, roleStanding, type Db } from './db/database.ts';
 import { migrateToLatest } from './db/migrations.ts';
 import { ApiError } from './errors.ts';
 import { MemoryStore, RedisStore, type RateLimitStore } from './ratelimit.ts';
+import { SmtpMailer } from './mail/mailer.ts';
+import { Outbox, OutboxWorker } from './mail/outbox.ts';
 import { createSchool, hasNoSchool } from './services/schools.ts';
+import { ObjectDeletionWorker } from './services/object-deletions.ts';
 import { mediaSettingsFromConfig } from './services/storage.ts';
 
 const USAGE = `Usage: tsx src/main.ts [serve | migrate | create-school --name NAME --slug SLUG --admin-email EMAIL --admin-password PASSWORD [--admin-name NAME]]`;
@@ -21,10 +24,57 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/**
+ * Brings the schema up to date. With `DATABASE_MIGRATION_URL` the owner migrates and then grants the
+ * service's role its row access; without it the service's own connection migrates (one role for both).
+ */
+async function prepareSchema(config: Config, db: Db): Promise<void> {
+  if (config.databaseOwner === undefined) {
+    try {
+      await migrateToLatest(db);
+    } catch (error) {
+      // A service role that may not change the schema, with migrations pending: say what to run.
+      const denied = db.kind === 'postgres' ? withCode(error, '42501') : undefined;
+      if (denied === undefined) throw error;
+      throw new ConfigError([
+        `DATABASE_URL: the database needs migrating, but its role may not change the schema (${denied.message}): run "migrate" with DATABASE_MIGRATION_URL set to the schema owner's URL first (the migration Job).`,
+      ]);
+    }
+    return;
+  }
+  const owner = openDatabase(config.databaseOwner.target);
+  try {
+    await migrateToLatest(owner);
+    await grantServiceRole(owner.kysely, config.databaseOwner.serviceRole);
+  } finally {
+    await owner.close();
+  }
+}
+
+/** `error`, or the first of its causes, that carries PostgreSQL's SQLSTATE `code`. */
+function withCode(error: unknown, code: string): Error | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if ((e as { code?: unknown }).code === code) return e;
+  }
+  return undefined;
+}
+
+/** Logs a warning when the service's role skips row-level security (a superuser, or BYPASSRLS). */
+async function checkRowSecurity(db: Db, warn: (detail: Record<string, unknown>, message: string) => void): Promise<void> {
+  if (db.kind !== 'postgres') return;
+  const standing = await roleStanding(db.kysely);
+  if (standing.bypassesRowSecurity) {
+    warn(
+      { role: standing.role },
+      'the service connects as a superuser or BYPASSRLS role, so row-level security does not apply: give DATABASE_URL a role of its own (README, "Running at scale")',
+    );
+  }
+}
+
 async function withDatabase<T>(config: Config, work: (db: Db) => Promise<T>): Promise<T> {
   const db = openDatabase(config.database);
   try {
-    await migrateToLatest(db);
+    await prepareSchema(config, db);
     return await work(db);
   } finally {
     await db.close();
@@ -32,7 +82,9 @@ async function withDatabase<T>(config: Config, work: (db: Db) => Promise<T>): Pr
 }
 
 async function migrate(config: Config): Promise<void> {
-  await withDatabase(config, async () => say(`Database is up to date (${config.database.kind}).`));
+  await withDatabase(config, async () =>
+    say(`Database is up to date (${config.database.kind}${config.databaseOwner === undefined ? '' : `; ${config.databaseOwner.serviceRole} may read and write rows`}).`),
+  );
 }
 
 async function createSchoolCommand(config: Config, args: string[]): Promise<void> {
@@ -71,7 +123,7 @@ async function createSchoolCommand(config: Config, args: string[]): Promise<void
 async function serve(config: Config): Promise<void> {
   const keys = loadSigningKeys({ privateKeyPem: config.jwt.privateKeyPem, dataDir: config.dataDir });
   const db = openDatabase(config.database);
-  await migrateToLatest(db);
+  await prepareSchema(config, db);
   const tokens = new TokenService(keys, config.jwt);
   // Several instances share their rate-limit counts through Redis; one instance keeps them in memory.
   let store: RateLimitStore = new MemoryStore();
@@ -80,9 +132,20 @@ async function serve(config: Config): Promise<void> {
     await redis.connect();
     store = redis;
   }
+  // Deletes erased media from the bucket after their erasure commits; drains what a previous process left.
+  const media = config.s3 === undefined ? undefined : mediaSettingsFromConfig(config.s3, config.media);
+  const deletions =
+    media === undefined
+      ? undefined
+      : new ObjectDeletionWorker(db.kysely, media.store, { log: { info: (detail, message) => app.log.info(detail, message), warn: (detail, message) => app.log.warn(detail, message) } });
+  // Mail is queued in the database by every instance; each instance with SMTP configured also sends it.
+  const outbox = new Outbox(tokens.deriveSecret('outbox'));
   const app = buildApp({
     db: db.kysely,
     tokens,
+    publicUrl: config.publicUrl,
+    inviteTtlSeconds: config.invites.ttlSeconds,
+    outbox,
     refreshTtlSeconds: config.jwt.refreshTtlSeconds,
     logger: { level: config.logLevel },
     trustProxy: config.trustProxy,
@@ -90,8 +153,18 @@ async function serve(config: Config): Promise<void> {
     ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     ...(config.oidc === undefined ? {} : { oidc: config.oidc }),
     ...(config.accessCodeSecret === undefined ? {} : { accessCodeSecret: Buffer.from(config.accessCodeSecret, 'utf8') }),
-    ...(config.s3 === undefined ? {} : { media: mediaSettingsFromConfig(config.s3, config.media) }),
+    ...(media === undefined ? {} : { media }),
+    ...(deletions === undefined ? {} : { objectDeletions: deletions }),
   });
+
+  const { smtpUrl, from } = config.mail;
+  const mailWorker =
+    smtpUrl === undefined || from === undefined
+      ? undefined
+      : new OutboxWorker(db.kysely, outbox, { mailer: new SmtpMailer(smtpUrl), fromAddress: from, log: app.log });
+  if (mailWorker === undefined) app.log.warn('SMTP_URL is not set: invitation mail is kept in the outbox and sent once SMTP_URL and MAIL_FROM are configured.');
+
+  await checkRowSecurity(db, (detail, message) => app.log.warn(detail, message));
 
   if (config.bootstrap !== undefined && (await hasNoSchool(db.kysely))) {
     const b = config.bootstrap;
@@ -107,6 +180,8 @@ async function serve(config: Config): Promise<void> {
     // Server first (stop accepting, finish in-flight requests), then the database they were using.
     app
       .close()
+      .then(() => deletions?.stop())
+      .then(() => mailWorker?.stop())
       .then(() => db.close())
       .then(
         () => process.exit(0),
@@ -121,6 +196,8 @@ async function serve(config: Config): Promise<void> {
 
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ publicUrl: config.publicUrl, database: config.database.kind }, 'sync service ready');
+  mailWorker?.start();
+  void deletions?.start();
 }
 
 async function main(argv: string[]): Promise<void> {
