@@ -15,6 +15,7 @@ import { useS3Server, type S3Server } from '../test/s3-server.ts';
 import { lifecycleRules } from './cloud.service.ts';
 import { staticCredentials } from './credentials.ts';
 import type { EventManifest, QuotaReserver } from './publisher.ts';
+import { manifestAssetSchema } from '../sync/protocol.ts';
 
 // Publishing an event to a real S3 API (s3rver on loopback, through a counting proxy), with real photos and
 // a real video imported into a real library; read back with rclone, a client nobody here wrote.
@@ -132,6 +133,11 @@ describe('publishing an event', () => {
     expect(text).not.toMatch(/IMG_|MVI_|gps|latitude|51\.50|EOS|0123456789/i);
     // Every variant the manifest names is in the bucket with the bytes it says.
     for (const asset of manifest.assets) for (const variant of Object.values(asset.variants)) expect((await r.object(variant.key)).length).toBe(variant.size);
+    // Each photo carries the catalog's thumbhash, which the service checks and the gallery paints first.
+    const photoEntry = manifest.assets.find((a) => a.id === hashOf(r, photo!.id));
+    expect(photoEntry?.thumbhash).toBe(r.engine.catalog.assets.get(photo!.id)?.thumbhash);
+    expect(photoEntry?.thumbhash).toMatch(/^[A-Za-z0-9+/]{8,}={0,2}$/);
+    expect(manifestAssetSchema.safeParse({ ...photoEntry, people: [] }).success).toBe(true);
 
     const before = sends(r).length;
     const again = await r.engine.cloud.publisher.publish(r.eventId as never);

@@ -343,6 +343,7 @@ export class Publisher {
         title: asset.title,
         description: asset.description,
         tags: this.catalog.tags.forAsset(asset.id),
+        thumbhash: asset.thumbhash,
         variants,
       });
     }

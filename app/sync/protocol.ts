@@ -21,6 +21,13 @@ export const variantObjectSchema = z.strictObject({
   hash: z.string().min(1).max(200),
 });
 
+/** A thumbhash as base64 (standard alphabet, padded): 5 to 48 bytes, the range the format's encoder produces. */
+export const thumbhashSchema = z
+  .string()
+  .max(64, 'must be at most 64 characters (a thumbhash is at most 48 bytes)')
+  .regex(/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/, 'must be base64 (A-Z, a-z, 0-9, + and /, padded with =)')
+  .refine((value) => value.length >= 8, 'must be at least 8 characters (a thumbhash is at least 5 bytes)');
+
 /** One published asset of an event's manifest (no GPS, no file name: the desktop never sends them). */
 export const manifestAssetSchema = z.strictObject({
   id: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/, 'must be the asset content hash (letters, digits, "-" and "_")'),
@@ -35,6 +42,8 @@ export const manifestAssetSchema = z.strictObject({
   tags: z.array(z.string().max(200)).max(500),
   /** The server ids of the students tagged (shown to staff only; used for family access and erasure). */
   people: z.array(idSchema).max(500).default([]),
+  /** The picture's thumbhash (base64 of its bytes, at most 48): the gallery paints it before the thumbnail arrives. */
+  thumbhash: thumbhashSchema.nullable().optional(),
   variants: z
     .partialRecord(z.enum(MEDIA_VARIANTS, { error: `must be one of ${MEDIA_VARIANTS.join(', ')}` }), variantObjectSchema)
     .refine((variants) => Object.keys(variants).length > 0, 'must name at least one variant'),
