@@ -10,8 +10,10 @@ import { SessionService } from './auth/sessions.ts';
 import type { ScryptParams } from './auth/passwords.ts';
 import type { TokenService } from './auth/tokens.ts';
 import { ping } from './db/database.ts';
+import { withoutScope, withRequestedSchool } from './db/tenant-scope.ts';
 import type { Database } from './db/schema.ts';
 import { ApiError, type ApiErrorCode } from './errors.ts';
+import { buildOpenApi, doc, isApiRoute, routeCollector, SERVICE_VERSION } from './openapi.ts';
 import { createMetrics, countRejection, metricsRoutes } from './metrics.ts';
 import { installRateLimits, type RateLimitOptions } from './ratelimit.ts';
 import { accessCodeRoutes } from './routes/access-codes.ts';
@@ -20,10 +22,19 @@ import { eventRoutes } from './routes/events.ts';
 import { mediaRoutes } from './routes/media.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { peopleRoutes } from './routes/people.ts';
+import { inviteRoutes } from './routes/invites.ts';
+import { memberRoutes } from './routes/members.ts';
+import { Outbox } from './mail/outbox.ts';
+import { InviteService } from './services/invites.ts';
+import { MemberService } from './services/members.ts';
 import { AccessCodeService } from './services/access-codes.ts';
 import { EventService } from './services/events.ts';
 import type { MediaSettings } from './services/storage.ts';
 import { PeopleService } from './services/people.ts';
+import { mediaErasureHook } from './services/media-erasure.ts';
+import { galleryRoutes, type GalleryOptions } from './web/gallery.ts';
+import { installSecurityHeaders } from './web/headers.ts';
+import { webSessionRoutes } from './web/session-routes.ts';
 
 export interface AppOptions {
   db: Kysely<Database>;
@@ -38,6 +49,12 @@ export interface AppOptions {
   /** The bucket media are published to (see `mediaSettingsFromConfig`); unset, the media routes answer 503. */
   media?: MediaSettings;
   /**
+   * The worker that deletes erased media from the bucket (see `services/object-deletions.ts`), woken
+   * after each erasure commits. Unset, queued deletions wait for a worker to start (`main.ts` runs one
+   * whenever a bucket is configured).
+   */
+  objectDeletions?: { wake(): void };
+  /**
    * Fastify's `trustProxy`: set only behind a load balancer (`TRUST_PROXY`). Then the client IP comes
    * from X-Forwarded-For and the balancer's `x-request-id` is kept. Off by default.
    */
@@ -50,8 +67,19 @@ export interface AppOptions {
   oidc?: OidcSettings;
   /** HMAC key for family access codes (`ACCESS_CODE_SECRET`, ≥ 32 bytes); default: derived from the signing key. */
   accessCodeSecret?: Buffer;
+  /** The base of links in mail (`PUBLIC_URL`); default `http://127.0.0.1:8787`. */
+  publicUrl?: string;
+  /** How long an invitation link works (`INVITE_TTL_DAYS`); default 7 days. */
+  inviteTtlSeconds?: number;
+  /**
+   * Where mail is queued; `main.ts` shares it with the outbox worker so a queued mail wakes it. Default: an
+   * outbox sealed with a key derived from the signing key (the worker, wherever it runs, derives the same).
+   */
+  outbox?: Outbox;
   /** Called for every route as it is added (registered before any route is): how a test lists the whole API. */
   onRoute?: (route: RouteOptions) => void;
+  /** The parents' gallery (`web/`): where its build is and whether to build it at start-up when stale; `false` serves none. */
+  gallery?: GalleryOptions | false;
 }
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
@@ -98,6 +126,22 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   const onRoute = options.onRoute;
   if (onRoute !== undefined) app.addHook('onRoute', (route) => onRoute(route));
+  // The OpenAPI document is built from the routes as registered, with the schemas their handlers parse with.
+  const registered = routeCollector();
+  app.addHook('onRoute', (route) => registered.onRoute(route));
+
+  // Every handler runs in a tenant scope (db/tenant-scope.ts), which row-level security enforces on
+  // PostgreSQL: routes under `:schoolId` in that school's, the others in none (their services open the
+  // service's scope for the one lookup that must cross schools). The id is only ever a bind parameter;
+  // the handler still validates it and checks membership.
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler;
+    const scoped = route.url.includes(':schoolId');
+    route.handler = function scopedHandler(this: FastifyInstance, request, reply) {
+      const run = () => handler.call(this, request, reply);
+      return scoped ? withRequestedSchool((request.params as Record<string, unknown>).schoolId, run) : withoutScope(run);
+    };
+  });
 
   // JSON only: drop Fastify's text/plain parser, so any other content type is a 415.
   app.removeContentTypeParser('text/plain');
@@ -105,6 +149,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // CSP, HSTS, nosniff, referrer and opener policies on every response, errors and 404s included.
+  installSecurityHeaders(app, options.media);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const known = error instanceof ApiError ? error : frameworkError(error, bodyLimit);
@@ -124,8 +170,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
   metricsRoutes(app, metrics, { token: options.metricsToken });
   if (options.rateLimit !== undefined) installRateLimits(app, { ...options.rateLimit, onReject: countRejection(metrics) });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (request, reply) => {
+  app.get('/healthz', doc({ summary: 'Liveness: the process answers', auth: 'none' }), async () => ({ status: 'ok' }));
+  app.get('/readyz', doc({ summary: 'Readiness: the database answers', auth: 'none', errors: ['internal'] }), async (request, reply) => {
     try {
       await ping(options.db);
       return { status: 'ready' };
@@ -147,6 +193,35 @@ export function buildApp(options: AppOptions): FastifyInstance {
   oidcRoutes(app, { oidc: new OidcService(options.db, options.oidc), sessions });
   eventRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db) });
   mediaRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db), media: options.media });
-  peopleRoutes(app, { db: options.db, tokens: options.tokens, people: new PeopleService(options.db) });
+  const people = new PeopleService(options.db);
+  // An erasure takes the student's media off the gallery in its transaction and queues their objects' deletion.
+  people.onStudentErased.push(mediaErasureHook);
+  const deletions = options.objectDeletions;
+  if (deletions !== undefined) people.afterErasure.push(() => deletions.wake());
+  peopleRoutes(app, { db: options.db, tokens: options.tokens, people });
+  const outbox = options.outbox ?? new Outbox(options.tokens.deriveSecret('outbox'));
+  const invites = new InviteService(options.db, outbox, {
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1:8787',
+    ...(options.inviteTtlSeconds === undefined ? {} : { ttlSeconds: options.inviteTtlSeconds }),
+    ...(options.scrypt === undefined ? {} : { scrypt: options.scrypt }),
+  });
+  inviteRoutes(app, { db: options.db, tokens: options.tokens, invites, sessions });
+  memberRoutes(app, { db: options.db, tokens: options.tokens, members: new MemberService(options.db) });
+  // The parents' gallery: cookie sessions for browsers, and the pages themselves.
+  webSessionRoutes(app, {
+    db: options.db,
+    tokens: options.tokens,
+    sessions,
+    codes,
+    refreshTtlSeconds: options.refreshTtlSeconds,
+    publicUrl: options.publicUrl ?? 'http://127.0.0.1:8787',
+  });
+  if (options.gallery !== false) galleryRoutes(app, options.gallery ?? {});
+
+  let openApi: Record<string, unknown> | undefined;
+  app.get('/v1/openapi.json', doc({ summary: 'This API as an OpenAPI 3.1 document', auth: 'none' }), async () => {
+    openApi ??= buildOpenApi(registered.routes.filter(isApiRoute), { version: SERVICE_VERSION, serverUrl: options.publicUrl });
+    return openApi;
+  });
   return app;
 }

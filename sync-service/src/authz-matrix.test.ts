@@ -1,11 +1,12 @@
 /**
  * Least privilege across the whole API, as one matrix: every route the app registers × every principal
  * (each role of two schools, a parent per family, an outsider, no token, an expired and a forged token)
- * × every target (ids of school A and B, of family 1 and 2, of a draft and a published event, and ids of
- * one school asked for under the other school's path). Each cell is compared with a small policy per route
+ * × every target (ids of school A and B, of family 1 and 2, of a draft event and of published events for
+ * the whole school, for family 1 and for the class, and ids of one school asked for under the other
+ * school's path). Each cell is compared with a small policy per route
  * that mirrors the README's tables, and every response body is scanned for ids, names and e-mails the
  * principal may not know (the other school; for a parent, the other family; for parents and students,
- * drafts).
+ * drafts and published events they are not in the audience of).
  *
  * The route list comes from the app itself (`onRoute`), so a new route fails this suite until it is
  * classified here.
@@ -26,11 +27,20 @@ import { TEST_SCRYPT, TEST_TOKENS, startHarness, type Harness } from './test/har
 type Method = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 type SchoolKey = 'A' | 'B';
 type FamilyKey = 1 | 2;
-type EventKind = 'draft' | 'published';
+/**
+ * `published` is for the whole school; `forFamily` is published for family 1 of its school only; `forClass`
+ * is published for the school's class (every family's children are in it).
+ */
+type EventKind = 'draft' | 'published' | 'forFamily' | 'forClass';
+const EVENT_KINDS: readonly EventKind[] = ['draft', 'published', 'forFamily', 'forClass'];
+/** The family a `forFamily` event is for. */
+const TARGETED_FAMILY: FamilyKey = 1;
 
 /** Routes anyone may call: no school data behind them. Anything under /v1/auth/ is the auth helper's (sign-in, OIDC, access codes). */
-const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'POST /v1/auth/sign-in', 'POST /v1/auth/refresh', 'POST /v1/auth/sign-out']);
-const isPublic = (key: string) => PUBLIC_ROUTES.has(key) || / \/v1\/auth\//.test(key);
+const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'POST /v1/auth/sign-in', 'POST /v1/auth/refresh', 'POST /v1/auth/sign-out', 'GET /v1/openapi.json']);
+/** The gallery's pages and files (no data in them) and its cookie sessions, which are sign-in like /v1/auth/. */
+const GALLERY_ROUTES = new Set(['GET /', 'GET /sign-in', 'GET /invite', 'GET /events', 'GET /events/:eventId', 'GET /assets/:name']);
+const isPublic = (key: string) => PUBLIC_ROUTES.has(key) || GALLERY_ROUTES.has(key) || / \/v1\/(auth|web)\//.test(key);
 
 interface Family {
   id: string;
@@ -65,6 +75,10 @@ interface School {
   events: Record<EventKind, { id: string; name: string; assetId: string }>;
   reservationId: string;
   deviceId: string;
+  /** Pending invitations: one the resend route renews, one the revoke route withdraws. */
+  inviteIds: { resend: string; revoke: string };
+  /** Members (not principals) whose role the member routes set and whose access they remove. */
+  memberTargets: { roleChange: User; removal: User };
 }
 
 interface World {
@@ -97,6 +111,8 @@ interface Ctx {
   own: boolean;
   /** The caller is a parent of the target family (in the path's school). */
   ownFamily: boolean;
+  /** The caller's own family, for parents. */
+  callerFamily: FamilyKey | undefined;
   event: EventKind;
 }
 
@@ -120,8 +136,13 @@ const editor = (r: Role) => r === 'admin' || r === 'photographer';
 const reader = (r: Role) => staff(r) || r === 'parent';
 /** May see a student or family of the target: staff of its school, or its own parent. */
 const seesPerson = (c: Ctx) => c.own && (staff(c.role) || (c.role === 'parent' && c.ownFamily));
-/** May see the target event: staff, or anyone of the school when it is published. */
-const seesEvent = (c: Ctx) => c.own && (staff(c.role) || c.event === 'published');
+/**
+ * May see the target event: staff; anyone of the school when it is published for the whole school; the
+ * parents of the family a family event is for; the parents of the class's children for a class event
+ * (student accounts are linked to no student record, so no class: school-wide only).
+ */
+const seesEvent = (c: Ctx) =>
+  c.own && (staff(c.role) || c.event === 'published' || (c.role === 'parent' && (c.event === 'forClass' || (c.event === 'forFamily' && c.callerFamily === TARGETED_FAMILY))));
 /** Read first (404 when hidden), then the write rule (403 when visible but not allowed). */
 const readThenWrite = (sees: (c: Ctx) => boolean, may: (r: Role) => boolean, ok: number) => (c: Ctx) => (!sees(c) ? 404 : !may(c.role) ? 403 : ok);
 /** Collection writes name no resource, so there is nothing to hide: a role that may not write gets 403. */
@@ -408,10 +429,66 @@ const ROUTES: RouteSpec[] = [
     policy: readOnly(seesEvent),
     mutates: false,
   },
+  // ---- Invitations (admins; any other role gets 403 before the invitation is looked up, so it tells nothing) ----
+  { method: 'GET', url: '/v1/schools/:schoolId/invites', dims: [], path: (t, w) => `${base(t, w)}/invites`, policy: (c) => (c.role === 'admin' ? 200 : 403), mutates: false },
+  {
+    method: 'POST',
+    url: '/v1/schools/:schoolId/invites',
+    dims: [],
+    path: (t, w) => `${base(t, w)}/invites`,
+    body: () => ({ email: `${unique('invitee').replace(' ', '-')}@matrix.test`, role: 'teacher' }),
+    policy: writeOnly((r) => r === 'admin', 201),
+    mutates: true,
+  },
+  {
+    method: 'POST',
+    url: '/v1/schools/:schoolId/invites/:inviteId/resend',
+    dims: ['res'],
+    path: (t, w) => `${base(t, w)}/invites/${res(t, w).inviteIds.resend}/resend`,
+    policy: (c) => (c.role !== 'admin' ? 403 : !c.own ? 404 : 200),
+    mutates: true,
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/schools/:schoolId/invites/:inviteId',
+    dims: ['res'],
+    path: (t, w) => `${base(t, w)}/invites/${res(t, w).inviteIds.revoke}`,
+    policy: (c) => (c.role !== 'admin' ? 403 : !c.own ? 404 : 204),
+    mutates: true,
+  },
+  // ---- Members: staff see the list (admins with e-mail), admins change and remove ----
+  { method: 'GET', url: '/v1/schools/:schoolId/members', dims: [], path: (t, w) => `${base(t, w)}/members`, policy: (c) => (staff(c.role) ? 200 : 404), mutates: false },
+  {
+    method: 'PATCH',
+    url: '/v1/schools/:schoolId/members/:userId',
+    dims: ['res'],
+    path: (t, w) => `${base(t, w)}/members/${res(t, w).memberTargets.roleChange.id}`,
+    // The role it already has: an allowed PATCH changes nothing.
+    body: () => ({ role: 'teacher' }),
+    policy: readThenWrite((c) => c.own && staff(c.role), (r) => r === 'admin', 200),
+    mutates: true,
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/schools/:schoolId/members/:userId',
+    dims: ['res'],
+    path: (t, w) => `${base(t, w)}/members/${res(t, w).memberTargets.removal.id}`,
+    policy: readThenWrite((c) => c.own && staff(c.role), (r) => r === 'admin', 204),
+    mutates: true,
+  },
+  // Family erasure: last in the table, so it runs after every other allowed DELETE (it removes the family's parents and children).
+  {
+    method: 'DELETE',
+    url: '/v1/schools/:schoolId/families/:familyId',
+    dims: ['res', 'family'],
+    path: (t, w) => `${base(t, w)}/families/${family(t, w).id}`,
+    policy: readThenWrite(seesPerson, (r) => r === 'admin', 204),
+    mutates: true,
+  },
 ];
 
 const ALL_TARGETS: Target[] = (['A', 'B'] as const).flatMap((path) =>
-  (['A', 'B'] as const).flatMap((r) => ([1, 2] as const).flatMap((f) => (['draft', 'published'] as const).map((e) => ({ path, res: r, family: f, event: e })))),
+  (['A', 'B'] as const).flatMap((r) => ([1, 2] as const).flatMap((f) => EVENT_KINDS.map((e) => ({ path, res: r, family: f, event: e })))),
 );
 
 /** The targets that differ for a route (the others would repeat the same request). */
@@ -427,12 +504,16 @@ function targetsOf(spec: RouteSpec): Target[] {
 function expected(spec: RouteSpec, p: Principal, t: Target): number {
   if (p.kind === 'anonymous' || p.kind === 'expired' || p.kind === 'forged') return 401;
   if (p.kind === 'outsider' || p.school !== t.path || p.role === undefined) return 404;
-  return spec.policy({ role: p.role, own: t.res === t.path, ownFamily: p.family === t.family, event: t.event });
+  return spec.policy({ role: p.role, own: t.res === t.path, ownFamily: p.family === t.family, callerFamily: p.family, event: t.event });
 }
 
 /** Every id, name and e-mail of a school. */
 function schoolStrings(s: School): string[] {
-  const users = [...Object.values(s.users), ...[1, 2].flatMap((f) => [s.families[f as FamilyKey].parent, s.families[f as FamilyKey].coParent])];
+  const users = [
+    ...Object.values(s.users),
+    ...Object.values(s.memberTargets),
+    ...[1, 2].flatMap((f) => [s.families[f as FamilyKey].parent, s.families[f as FamilyKey].coParent]),
+  ];
   return [
     s.id,
     s.name,
@@ -442,6 +523,8 @@ function schoolStrings(s: School): string[] {
     s.reservationId,
     s.deviceId,
     ...users.flatMap((u) => [u.id, u.email, u.name]),
+    ...Object.values(s.inviteIds),
+    ...[1, 2].map((n) => `${s.slug}-invitee-${n}@${s.slug}.test`),
     ...[1, 2].flatMap((f) => familyStrings(s.families[f as FamilyKey])),
     ...Object.values(s.events).flatMap((e) => [e.id, e.name, e.assetId]),
   ];
@@ -457,9 +540,11 @@ function secretsOf(p: Principal, w: World): string[] {
   const mine = w[p.school];
   const other = w[p.school === 'A' ? 'B' : 'A'];
   const secrets = schoolStrings(other);
-  const draft = mine.events.draft;
-  if (p.role === 'parent' && p.family !== undefined) secrets.push(...familyStrings(mine.families[p.family === 1 ? 2 : 1]), draft.id, draft.name, draft.assetId);
-  if (p.role === 'student') secrets.push(...familyStrings(mine.families[1]), ...familyStrings(mine.families[2]), draft.id, draft.name, draft.assetId);
+  const strings = (kind: EventKind) => [mine.events[kind].id, mine.events[kind].name, mine.events[kind].assetId];
+  if (p.role === 'parent' && p.family !== undefined) {
+    secrets.push(...familyStrings(mine.families[p.family === 1 ? 2 : 1]), ...strings('draft'), ...(p.family === TARGETED_FAMILY ? [] : strings('forFamily')));
+  }
+  if (p.role === 'student') secrets.push(...familyStrings(mine.families[1]), ...familyStrings(mine.families[2]), ...strings('draft'), ...strings('forFamily'), ...strings('forClass'));
   return secrets;
 }
 
@@ -540,15 +625,20 @@ describe.each(TEST_DATABASES)('authorization matrix on $name', (target) => {
       families[f] = { id: made.id, name, email, parent, coParent, children, eraseVictim, unlinkVictim };
     }
     const events = {} as School['events'];
-    for (const kind of ['draft', 'published'] as const) {
+    for (const kind of EVENT_KINDS) {
       const name = `${slug}-${kind}-event`;
-      const made = await ok<{ id: string }>('POST', url('/events'), admin, { name, startsOn: '2026-06-12', state: kind });
+      const audience =
+        kind === 'forFamily' ? { scope: 'some', familyIds: [families[TARGETED_FAMILY].id] } : kind === 'forClass' ? { scope: 'some', classIds: [klass.id] } : { scope: 'school' };
+      const made = await ok<{ id: string }>('POST', url('/events'), admin, { name, startsOn: '2026-06-12', state: kind === 'draft' ? 'draft' : 'published', audience });
       events[kind] = { id: made.id, name, assetId: randomBytes(16).toString('hex') };
     }
     const deviceId = `desk-${slug}`;
-    const s: School = { key, id, slug, name: `School ${slug}`, users, classId: klass.id, className, families, events, reservationId: '', deviceId };
+    const memberTargets = { roleChange: await user(slug, 'role-changed', id, 'teacher'), removal: await user(slug, 'removed', id, 'photographer') };
+    const invitation = async (n: number) => (await ok<{ id: string }>('POST', url('/invites'), admin, { email: `${slug}-invitee-${n}@${slug}.test`, role: 'teacher' })).id;
+    const inviteIds = { resend: await invitation(1), revoke: await invitation(2) };
+    const s: School = { key, id, slug, name: `School ${slug}`, users, classId: klass.id, className, families, events, reservationId: '', deviceId, inviteIds, memberTargets };
     const client = s3.client();
-    for (const kind of ['draft', 'published'] as const) {
+    for (const kind of EVENT_KINDS) {
       for (const file of ['thumb.webp', 'preview.jpg']) await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: objectKey(s, kind, file), Body: OBJECT_BODY }));
       await ok('PUT', url(`/events/${events[kind].id}/manifest`), admin, manifestFor(s, kind));
     }

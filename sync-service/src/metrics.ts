@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { ApiError } from './errors.ts';
 import type { RateLimitRule } from './ratelimit.ts';
+import { doc } from './openapi.ts';
 
 /** The metrics one app records into. */
 export interface Metrics {
@@ -53,7 +54,7 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics, options: {
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
 
-  app.get('/metrics', async (request, reply) => {
+  app.get('/metrics', doc({ summary: 'Prometheus metrics (a bearer token when METRICS_TOKEN is set)', auth: 'none', errors: ['unauthorized'] }), async (request, reply) => {
     const token = options.token;
     if (token !== undefined) {
       const match = /^Bearer +(\S+)$/i.exec(request.headers.authorization ?? '');

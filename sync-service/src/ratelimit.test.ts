@@ -125,6 +125,19 @@ describe.each(TEST_DATABASES)('rate limits on $name', (target) => {
     expect((await signIn(app, 'bob@school.test', '10.1.0.3')).statusCode).toBe(200);
   });
 
+  it('counts staff sign-in through OpenID (start, callback, code exchange) in the sign-in budget of the address', async () => {
+    const app = limitedApp({ signInPerIp: 3 });
+    const from = (url: string, method: 'GET' | 'POST' = 'GET') =>
+      app.inject({ method, url, remoteAddress: '10.5.0.1', ...(method === 'POST' ? { payload: { code: 'guess', verifier: 'x'.repeat(43) } } : {}) });
+    for (const [url, method] of [['/v1/auth/oidc/start?school=greenfield', 'GET'], ['/v1/auth/oidc/callback?state=guess&code=guess', 'GET'], ['/v1/auth/oidc/exchange', 'POST']] as const) {
+      expect((await from(url, method)).statusCode, url).not.toBe(429);
+    }
+    expect((await from('/v1/auth/oidc/callback?state=guess&code=guess')).statusCode).toBe(429);
+    // The budget is the address's, shared with password sign-in.
+    expect((await signIn(app, 'ada@school.test', '10.5.0.1')).statusCode).toBe(429);
+    expect((await signIn(app, 'ada@school.test', '10.5.0.2')).statusCode).toBe(200);
+  });
+
   it('limits refresh per IP', async () => {
     const app = limitedApp({ refreshPerIp: 1 });
     const refresh = () => app.inject({ method: 'POST', url: '/v1/auth/refresh', remoteAddress: '10.2.0.1', payload: { refreshToken: 'not-a-token' } });

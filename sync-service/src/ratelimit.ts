@@ -140,6 +140,18 @@ export interface RateLimitOptions {
 /** Never limited: probes and scrapes must always get through. */
 const EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 
+/** POST routes that test a secret (a password, an access code, an invitation token): sign-in's per-IP limit. */
+const SECRET_GUESS_ROUTES = new Set(['/v1/auth/sign-in', '/v1/auth/access-code', '/v1/auth/invites/accept', '/v1/auth/invites/inspect', '/v1/web/session', '/v1/auth/oidc/exchange']);
+/**
+ * GET routes of staff sign-in through OpenID: each start writes a pending sign-in and each callback tests
+ * a state; they share sign-in's per-IP budget with the POSTs above (the one-time code exchange among them).
+ */
+const OIDC_GET_ROUTES = new Set(['/v1/auth/oidc/start', '/v1/auth/oidc/callback']);
+/** POST routes that trade a refresh token: refresh's per-IP limit. */
+const REFRESH_ROUTES = new Set(['/v1/auth/refresh', '/v1/web/session/refresh']);
+/** POST routes that check an account's password: sign-in's per-account limit (the gallery's sign-in is one). */
+const PASSWORD_ROUTES = new Set(['/v1/auth/sign-in', '/v1/web/session']);
+
 /** A 429; carries the wait so the hook can set `Retry-After`. */
 export class RateLimitedError extends ApiError {
   readonly retryAfterSeconds: number;
@@ -189,10 +201,11 @@ export function installRateLimits(app: FastifyInstance, options: RateLimitOption
       if (typeof schoolId === 'string' && schoolId !== '') {
         await check(request, 'school', limits.perSchool, schoolId, 'for this school');
       }
-      // Redeeming an access code is a guess at a secret too: it shares sign-in's per-IP budget.
-      if (request.method === 'POST' && (route === '/v1/auth/sign-in' || route === '/v1/auth/access-code')) {
+      // Redeeming an access code or an invitation link is a guess at a secret too: it shares sign-in's per-IP budget.
+      const guess = route !== undefined && ((request.method === 'POST' && SECRET_GUESS_ROUTES.has(route)) || (request.method === 'GET' && OIDC_GET_ROUTES.has(route)));
+      if (guess) {
         await check(request, 'sign-in-ip', limits.signInPerIp, request.ip, 'to sign in from this address');
-      } else if (request.method === 'POST' && route === '/v1/auth/refresh') {
+      } else if (request.method === 'POST' && route !== undefined && REFRESH_ROUTES.has(route)) {
         await check(request, 'refresh-ip', limits.refreshPerIp, request.ip, 'to refresh a session from this address');
       }
     } catch (error) {
@@ -202,7 +215,7 @@ export function installRateLimits(app: FastifyInstance, options: RateLimitOption
   });
 
   app.addHook('preHandler', async (request, reply) => {
-    if (request.method !== 'POST' || request.routeOptions.url !== '/v1/auth/sign-in') return;
+    if (request.method !== 'POST' || !PASSWORD_ROUTES.has(request.routeOptions.url ?? '')) return;
     const email = (request.body as { email?: unknown } | null | undefined)?.email;
     if (typeof email !== 'string' || email.trim() === '') return; // the route's validation answers that
     try {

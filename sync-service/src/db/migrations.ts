@@ -6,6 +6,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './database.ts';
 import { isPostgres } from './dialect.ts';
+import { asService } from './tenant-scope.ts';
 
 const MIGRATIONS: Record<string, Migration> = {
   '0001_schools_users_events': {
@@ -299,7 +300,225 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('oidc_exchange_codes_expires').on('oidc_exchange_codes').column('expires_at').execute();
     },
   },
+  '0007_invites_outbox': {
+    async up(db: Kysely<unknown>) {
+      // An invitation by e-mail link. Only the SHA-256 of the link's token is kept; a resend replaces it.
+      // No foreign key on invited_by / accepted_by: who invited whom must outlive their accounts.
+      await db.schema
+        .createTable('invites')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('role', 'text', (c) => c.notNull())
+        .addColumn('family_id', 'text', (c) => c.references('families.id').onDelete('cascade'))
+        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+        .addColumn('invited_by', 'text')
+        .addColumn('sends', 'integer', (c) => c.notNull().defaultTo(1))
+        .addColumn('mail_key', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('accepted_at', 'text')
+        .addColumn('accepted_by', 'text')
+        .addColumn('revoked_at', 'text')
+        .addCheckConstraint('invites_role', sql`role in ('admin', 'photographer', 'teacher', 'parent', 'student')`)
+        .addCheckConstraint('invites_email_lower', sql`email = lower(email)`)
+        .addCheckConstraint('invites_parent_family', sql`(role = 'parent') = (family_id is not null)`)
+        .execute();
+      await db.schema.createIndex('invites_school_created').on('invites').columns(['school_id', 'created_at']).execute();
+      await db.schema.createIndex('invites_school_email').on('invites').columns(['school_id', 'email']).execute();
+
+      // Mail waiting to go out, going out, or gone. One row per idempotency key; see src/mail/outbox.ts.
+      await db.schema
+        .createTable('outbox')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())
+        .addColumn('to_address', 'text', (c) => c.notNull())
+        .addColumn('from_name', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('claim_id', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addCheckConstraint('outbox_state', sql`state in ('queued', 'sending', 'sent', 'failed', 'cancelled')`)
+        .execute();
+      await db.schema.createIndex('outbox_due').on('outbox').columns(['state', 'next_attempt_at']).execute();
+      await db.schema.createIndex('outbox_school').on('outbox').columns(['school_id', 'created_at']).execute();
+    },
+  },
+  '0005_event_audience': {
+    async up(db: Kysely<unknown>) {
+      // Who an event is for: 'school' (every member), or 'some' (the classes and families listed below,
+      // and nobody else, even when the list has run empty). Stored, not derived from the lists, so a
+      // targeted event whose last class goes never turns school-wide.
+      await db.schema
+        .alterTable('events')
+        .addColumn('audience_scope', 'text', (c) => c.notNull().defaultTo('school').check(sql`audience_scope in ('school', 'some')`))
+        .execute();
+      // The last day (YYYY-MM-DD, UTC) parents and students can open the event's gallery; null: no end.
+      await db.schema.alterTable('events').addColumn('gallery_expires_on', 'text').execute();
+
+      // Two tables rather than one (kind, target_id) pair so each target has a real foreign key.
+      await db.schema
+        .createTable('event_classes')
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('class_id', 'text', (c) => c.notNull().references('classes.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('event_classes_pk', ['event_id', 'class_id'])
+        .execute();
+      await db.schema.createIndex('event_classes_class').on('event_classes').column('class_id').execute();
+
+      await db.schema
+        .createTable('event_families')
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('family_id', 'text', (c) => c.notNull().references('families.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('event_families_pk', ['event_id', 'family_id'])
+        .execute();
+      await db.schema.createIndex('event_families_family').on('event_families').column('family_id').execute();
+    },
+  },
+  '0006_object_deletions': {
+    async up(db: Kysely<unknown>) {
+      // Bucket objects to delete (an erasure's media), written in the erasure's transaction and deleted
+      // after it commits, with retries: a row goes only once the store confirmed the deletion. No foreign
+      // key on school_id: a school's removal must not take its pending deletions with it.
+      await db.schema
+        .createTable('object_deletions')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull())
+        .addColumn('object_key', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('claimed_until', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('object_deletions_due').on('object_deletions').column('next_attempt_at').execute();
+      await db.schema.createIndex('object_deletions_school').on('object_deletions').column('school_id').execute();
+    },
+  },
+  '0008_row_security': {
+    async up(db: Kysely<unknown>) {
+      // PostgreSQL's row-level security as a second wall behind the services' `where school_id`: see
+      // enableTenantRowSecurity below. SQLite has none; there the services' checks are the only wall.
+      await enableRowSecurityEverywhere(db);
+    },
+  },
+  '0009_gallery': {
+    async up(db: Kysely<unknown>) {
+      // The parents' gallery paints each picture's thumbhash (base64, from the manifest) before its thumbnail loads.
+      await db.schema.alterTable('media').addColumn('thumbhash', 'text').execute();
+    },
+  },
 };
+
+/**
+ * Tables shared by every school, left without row-level security: the school directory (a school's
+ * name and slug are public: the sign-in page shows them, and the policies compare against its ids),
+ * user accounts and their sessions (a user belongs to several schools; sign-in finds them by e-mail
+ * before any school is known), the plan catalogue, OIDC identity links (per user, not per school) and
+ * Kysely's own bookkeeping. Every other table is a school's and must have forced row-level security.
+ */
+export const SHARED_TABLES: readonly string[] = [
+  'schools',
+  'users',
+  'refresh_tokens',
+  'plans',
+  'oidc_identities',
+  'kysely_migration',
+  'kysely_migration_lock',
+];
+
+/** The scope a connection was given (`db/scoped-driver.ts`); '*' is the service's, '' or unset none. */
+const SCOPE = "current_setting('keepsake.school_id', true)";
+
+/** A row of the school in scope, or any row in the service's scope. */
+export const SCHOOL_POLICY = `school_id = ${SCOPE} or ${SCOPE} = '*'`;
+
+/**
+ * The policy of a table without `school_id`: a row is the school's whose parent rows are (the parents'
+ * own policies apply inside the subquery). `links` pairs this table's columns with the parent's.
+ */
+export function throughParent(table: string, parent: string, links: Array<[column: string, parentColumn: string]>): string {
+  const on = links.map(([column, parentColumn]) => `p.${quote(parentColumn)} = ${quote(table)}.${quote(column)}`).join(' and ');
+  return `exists (select 1 from ${quote(parent)} p where ${on})`;
+}
+
+function quote(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Turns on and forces row-level security for a school's table, with `policy` (default
+ * {@link SCHOOL_POLICY}) as both its USING and WITH CHECK: under school A's scope a query sees and writes
+ * A's rows only, with no scope it sees none. FORCE makes the policy bind the table's owner too, so the
+ * wall holds even when one non-superuser role both migrates and serves (superusers and BYPASSRLS roles
+ * always skip it). Idempotent. PostgreSQL only; a no-op on SQLite. Migrations that add a school's table
+ * call this for it.
+ */
+export async function enableTenantRowSecurity(db: Kysely<unknown>, table: string, policy: string = SCHOOL_POLICY): Promise<void> {
+  if (!isPostgres(db)) return;
+  const name = sql.id(table);
+  await sql`alter table ${name} enable row level security`.execute(db);
+  await sql`alter table ${name} force row level security`.execute(db);
+  await sql`drop policy if exists keepsake_school on ${name}`.execute(db);
+  await sql`create policy keepsake_school on ${name} using (${sql.raw(policy)}) with check (${sql.raw(policy)})`.execute(db);
+}
+
+/**
+ * Migration 0008: every table of the current schema not in {@link SHARED_TABLES} gets forced row-level
+ * security, found in the catalogue rather than listed, so the tables of earlier migrations are all
+ * covered. A table with `school_id` gets {@link SCHOOL_POLICY}; one without goes through its parents
+ * (each non-null foreign key to a school's table: consents via students, family members via families).
+ * The audit trail also takes entries about no school (sign-ins) from any scope; those are read in the
+ * service's scope only.
+ */
+async function enableRowSecurityEverywhere(db: Kysely<unknown>): Promise<void> {
+  if (!isPostgres(db)) return;
+  const tables = await sql<{ name: string; has_school_id: boolean }>`
+    select c.relname as name,
+      exists (select 1 from pg_attribute a where a.attrelid = c.oid and a.attname = 'school_id' and not a.attisdropped) as has_school_id
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = current_schema() and c.relkind = 'r' order by c.relname`.execute(db);
+  const keys = await sql<{ child: string; parent: string; columns: string[]; parent_columns: string[]; nullable: boolean }>`
+    select child.relname as child, parent.relname as parent,
+      array(select a.attname::text from unnest(k.conkey) with ordinality as u(attnum, i)
+        join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum order by u.i) as columns,
+      array(select a.attname::text from unnest(k.confkey) with ordinality as u(attnum, i)
+        join pg_attribute a on a.attrelid = k.confrelid and a.attnum = u.attnum order by u.i) as parent_columns,
+      exists (select 1 from unnest(k.conkey) as u(attnum)
+        join pg_attribute a on a.attrelid = k.conrelid and a.attnum = u.attnum where not a.attnotnull) as nullable
+    from pg_constraint k
+    join pg_class child on child.oid = k.conrelid
+    join pg_class parent on parent.oid = k.confrelid
+    join pg_namespace n on n.oid = child.relnamespace
+    where k.contype = 'f' and n.nspname = current_schema()
+    order by child.relname, k.conname`.execute(db);
+  const shared = new Set(SHARED_TABLES);
+  for (const table of tables.rows) {
+    if (shared.has(table.name)) continue;
+    if (table.has_school_id) {
+      await enableTenantRowSecurity(db, table.name);
+      continue;
+    }
+    const parents = keys.rows.filter((k) => k.child === table.name && !k.nullable && !shared.has(k.parent) && k.parent !== table.name);
+    // A table with neither stays as it is; the row-security test names it, to be given a policy by hand.
+    if (parents.length === 0) continue;
+    const policy = parents.map((k) => throughParent(table.name, k.parent, k.columns.map((column, i): [string, string] => [column, k.parent_columns[i] ?? column]))).join(' and ');
+    await enableTenantRowSecurity(db, table.name, policy);
+  }
+  await sql`drop policy if exists keepsake_audit_append on audit_log`.execute(db);
+  await sql`create policy keepsake_audit_append on audit_log for insert with check (school_id is null)`.execute(db);
+}
 
 const provider: MigrationProvider = {
   getMigrations: () => Promise.resolve(MIGRATIONS),
@@ -318,7 +537,9 @@ export async function migrateToLatest(database: Db): Promise<MigrationResultSet>
     database.kind === 'postgres'
       ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
       : undefined;
-  const result = await new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) }).migrateToLatest();
+  // The service's scope: a migration that moves rows must see every school's, even under forced row security.
+  const migrator = new Migrator({ db, provider, ...(schema === undefined ? {} : { migrationTableSchema: schema }) });
+  const result = await asService(() => migrator.migrateToLatest());
   if (result.error !== undefined) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
     throw new Error(`Database migration ${failed} failed: ${(result.error as Error).message}`, { cause: result.error });

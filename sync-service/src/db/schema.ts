@@ -326,3 +326,129 @@ export interface Database {
   oidc_logins: OidcLoginsTable;
   oidc_exchange_codes: OidcExchangeCodesTable;
 }
+
+// ---- Event audience and gallery expiry (migration 0005) ----
+
+export const AUDIENCE_SCOPES = ['school', 'some'] as const;
+/** `school`: every member of the school; `some`: only the classes and families listed for the event. */
+export type AudienceScope = (typeof AUDIENCE_SCOPES)[number];
+
+/** The columns 0005 adds to `events` (merged into {@link EventsTable} above); both optional on insert. */
+export interface EventsTable {
+  audience_scope: ColumnType<AudienceScope, AudienceScope | undefined, AudienceScope>;
+  /** `YYYY-MM-DD`: the last day (UTC) parents and students can open the gallery; null: no end. */
+  gallery_expires_on: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** A class an event with audience `some` is for: its children's parents see the event. */
+export interface EventClassesTable {
+  event_id: string;
+  school_id: string;
+  class_id: string;
+}
+
+/** A family an event with audience `some` is for. */
+export interface EventFamiliesTable {
+  event_id: string;
+  school_id: string;
+  family_id: string;
+}
+
+export interface Database {
+  event_classes: EventClassesTable;
+  event_families: EventFamiliesTable;
+}
+
+// ---- Invitations and the mail outbox (migration 0007) ----
+
+export const OUTBOX_STATES = ['queued', 'sending', 'sent', 'failed', 'cancelled'] as const;
+export type OutboxState = (typeof OUTBOX_STATES)[number];
+
+/** An invitation to join a school with a role, sent as a single-use e-mail link. */
+export interface InvitesTable {
+  id: string;
+  school_id: string;
+  /** Lower-cased; the account that accepts must have (or get) this address. */
+  email: string;
+  role: Role;
+  /** The family a parent joins; set for parents and only for them. */
+  family_id: string | null;
+  /** SHA-256 of the link's token, base64url; replaced by each resend, so older links die. */
+  token_hash: string;
+  invited_by: string | null;
+  /** How many times the link was sent (1 + resends). */
+  sends: number;
+  /** The outbox idempotency key of the latest mail, for its delivery state. */
+  mail_key: string;
+  created_at: string;
+  /** When the latest link was made. */
+  sent_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+  accepted_by: string | null;
+  revoked_at: string | null;
+}
+
+/** One e-mail of the outbox. */
+export interface OutboxTable {
+  id: string;
+  school_id: string;
+  /** Unique: enqueueing the same mail twice is one row. Also the seed of its Message-ID. */
+  idempotency_key: string;
+  to_address: string;
+  /** The sender's display name (the school's name); the address is the configured `MAIL_FROM`. */
+  from_name: string;
+  subject: string;
+  /** The text and HTML bodies, sealed with the outbox key (they carry links); emptied once the mail is settled. */
+  body: string;
+  state: OutboxState;
+  /** Sends tried so far (a claim counts as one). */
+  attempts: number;
+  next_attempt_at: string;
+  /** The random id of the current claim: only its holder may settle the row. */
+  claim_id: string | null;
+  /** A `sending` row whose lease has passed belongs to a worker that died: it is due again. */
+  lease_expires_at: string | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+export interface Database {
+  invites: InvitesTable;
+  outbox: OutboxTable;
+}
+
+export type InviteRow = Selectable<InvitesTable>;
+export type OutboxRow = Selectable<OutboxTable>;
+
+// ---- Object deletions (migration 0006) ----
+
+/** A bucket object to delete once its erasure has committed; the row goes when the store confirms. */
+export interface ObjectDeletionsTable {
+  id: string;
+  school_id: string;
+  object_key: string;
+  /** What asked for it, e.g. `student.erased`. */
+  reason: string;
+  /** Deletion requests that failed so far. */
+  attempts: number;
+  /** Not retried before this time (backoff after a failure). */
+  next_attempt_at: string;
+  /** A worker is deleting it until this time; past it, the worker is taken to have died. */
+  claimed_until: string | null;
+  last_error: string | null;
+  created_at: string;
+}
+
+export interface Database {
+  object_deletions: ObjectDeletionsTable;
+}
+
+// ---- The parents' gallery (migration 0009) ----
+
+export interface MediaTable {
+  /** Base64 of the picture's thumbhash from the manifest (the same on each variant row); null when the desktop sent none. */
+  thumbhash: string | null;
+}

@@ -12,6 +12,7 @@ import { requireMembership } from '../services/access.ts';
 import type { AccessCodeService } from '../services/access-codes.ts';
 import { authenticate } from './auth.ts';
 import { parse } from './validation.ts';
+import { doc } from '../openapi.ts';
 
 const Id = z.string().min(1).max(100);
 const FamilyParams = z.object({ schoolId: Id, familyId: Id });
@@ -31,14 +32,22 @@ export function accessCodeRoutes(
   const { db, tokens, codes, sessions } = deps;
   const path = '/v1/schools/:schoolId/families/:familyId/access-code';
 
-  app.post(path, async (request, reply) => {
+  app.post(path, doc({
+    summary: 'Issue a new access code for a family (admins); the code is shown once',
+    params: FamilyParams,
+    success: { status: 201, description: 'Created' },
+  }), async (request, reply) => {
     const { schoolId, familyId } = parse(FamilyParams, request.params, 'path');
     const userId = await authenticate(tokens, request);
     const role = await requireMembership(db, userId, schoolId);
     return reply.code(201).send(await codes.create({ userId, schoolId, role }, familyId));
   });
 
-  app.delete(path, async (request, reply) => {
+  app.delete(path, doc({
+    summary: "Revoke a family's access code (admins)",
+    params: FamilyParams,
+    success: { status: 204, description: 'Done; no body' },
+  }), async (request, reply) => {
     const { schoolId, familyId } = parse(FamilyParams, request.params, 'path');
     const userId = await authenticate(tokens, request);
     const role = await requireMembership(db, userId, schoolId);
@@ -46,7 +55,11 @@ export function accessCodeRoutes(
     return reply.code(204).send();
   });
 
-  app.post('/v1/auth/access-code', async (request, reply) => {
+  app.post('/v1/auth/access-code', doc({
+    summary: "Redeem a family access code: creates the parent's account and signs in",
+    body: RedeemBody,
+    success: { status: 201, description: 'Created' },
+  }), async (request, reply) => {
     const body = parse(RedeemBody, request.body);
     const redeemed = await codes.redeem(body, { ip: request.ip });
     return reply.code(201).send(await sessions.open(redeemed.userId, { ip: request.ip, method: 'access-code' }));

@@ -13,6 +13,7 @@ import type { OidcService } from '../auth/oidc.ts';
 import type { SessionService } from '../auth/sessions.ts';
 import { SLUG_PATTERN } from '../config.ts';
 import { parse } from './validation.ts';
+import { doc } from '../openapi.ts';
 
 const StartQuery = z.strictObject({
   school: z.string().regex(SLUG_PATTERN, 'must be a school slug').max(100),
@@ -27,14 +28,14 @@ const ExchangeBody = z.strictObject({
 export function oidcRoutes(app: FastifyInstance, deps: { oidc: OidcService; sessions: SessionService }): void {
   const { oidc, sessions } = deps;
 
-  app.get('/v1/auth/oidc/start', async (request, reply) => {
+  app.get('/v1/auth/oidc/start', doc({ summary: "Start staff sign-in with the school's OpenID provider (redirects)", query: StartQuery }), async (request, reply) => {
     oidc.requireSettings();
     const query = parse(StartQuery, request.query, 'query');
     const url = await oidc.start(query, { ip: request.ip });
     return reply.header('cache-control', 'no-store').redirect(url.href, 302);
   });
 
-  app.get('/v1/auth/oidc/callback', async (request, reply) => {
+  app.get('/v1/auth/oidc/callback', doc({ summary: "The provider's redirect back; hands the desktop a one-time code" }), async (request, reply) => {
     oidc.requireSettings();
     const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     const result = await oidc.callback(raw, { ip: request.ip });
@@ -45,7 +46,7 @@ export function oidcRoutes(app: FastifyInstance, deps: { oidc: OidcService; sess
     return reply.redirect(target.href, 302);
   });
 
-  app.post('/v1/auth/oidc/exchange', async (request) => {
+  app.post('/v1/auth/oidc/exchange', doc({ summary: 'Trade the one-time code (and PKCE verifier) for a session', body: ExchangeBody }), async (request) => {
     oidc.requireSettings();
     const body = parse(ExchangeBody, request.body);
     const userId = await oidc.exchange(body.code, body.verifier, { ip: request.ip });
