@@ -10,7 +10,7 @@ import { loadCloudSettings, type CloudSettings } from './cloud/settings.ts';
 import { ImportService } from './ingest/import.service.ts';
 import { RosterImporter } from './ingest/roster.ts';
 import { scanSource } from './ingest/source-scanner.ts';
-import { VolumeWatcher } from './ingest/volumes.ts';
+import { VolumeWatcher, type VolumeWatcherOptions } from './ingest/volumes.ts';
 import { JobRunner } from './jobs/job-runner.ts';
 import { createLogger, fileSink, type Logger, type LogSink } from './log/logger.ts';
 import { DerivativeService } from './media/derivatives/derivative.service.ts';
@@ -62,6 +62,8 @@ export interface EngineOptions {
   sync?: { client: SyncClient } | null;
   /** Cloud settings of this process over the stored ones (the CLI's `--limit-kbps`). */
   cloudOverrides?: Partial<CloudSettings>;
+  /** Where and how often camera cards are looked for (tests point it at a temp folder). */
+  volumes?: VolumeWatcherOptions;
   /** Uploader retry timing (tests shorten it). */
   uploaderTiming?: { maxRetries?: number; backoffMs?: number; offlineProbeMs?: number };
 }
@@ -77,7 +79,7 @@ export async function openEngine(options: EngineOptions): Promise<Engine> {
   if (catalog.damage) log.error('catalog damaged', { file: catalog.file, damage: catalog.damage });
   catalog.onDamage((damage) => log.error('catalog damaged', { file: catalog.file, damage }));
   const metadata = new MetadataReader();
-  const volumes = new VolumeWatcher();
+  const volumes = new VolumeWatcher(options.volumes);
   const heic = new HeicDecoder({ maxPixels: MAX_INPUT_PIXELS });
   const derivatives = new DerivativeService({ catalog, libraryRoot, photos: new PhotoPipeline({ heic }), video });
   const school = options.sync && !catalog.readOnly ? linkedSchool(catalog) : null;

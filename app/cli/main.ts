@@ -23,6 +23,7 @@ import { linkedSchool } from '../sync/school-link.ts';
 import { feedPullerFor, sessionFile, syncClientFor, syncCommand, type SyncValues } from './sync.commands.ts';
 import { fileExists } from '../fs/durable-files.ts';
 import { runWatchCommand } from './watch.command.ts';
+import { runWebCommand } from './web.command.ts';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = {
@@ -85,6 +86,8 @@ Commands:
                                   archive originals after N days; abort unfinished uploads after 7 days
   start                           open the library and offer to import camera cards as they are inserted
   watch                           catalogue files dropped into event folders as they arrive
+  web [--port N] [--open-url-file F]
+                                  serve the app to a browser on 127.0.0.1 (prints a URL with a one-time token)
 
 Options:
   --library DIR   the library (else $KEEPSAKE_LIBRARY, else ~/Pictures/Keepsake)
@@ -130,6 +133,8 @@ const OPTIONS = {
   server: { type: 'string' },
   email: { type: 'string' },
   'password-stdin': { type: 'boolean', default: false },
+  port: { type: 'string' },
+  'open-url-file': { type: 'string' },
 } as const satisfies ParseArgsConfig['options'];
 
 type Values = CloudValues & SyncValues & {
@@ -151,6 +156,8 @@ type Values = CloudValues & SyncValues & {
   'no-wait': boolean;
   cloud: boolean;
   profile?: string;
+  port?: string;
+  'open-url-file'?: string;
 };
 
 /** Where the CLI writes; injectable so tests can read what a person would see. */
@@ -229,6 +236,24 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
           process.once('SIGTERM', onSignal);
           try {
             return await runWatchCommand(engine, io, { json, signal: controller.signal });
+          } finally {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+          }
+        });
+      case 'web':
+        return await withEngine(values, { create: true }, async (engine) => {
+          const controller = new AbortController();
+          const onSignal = (): void => controller.abort();
+          process.once('SIGINT', onSignal);
+          process.once('SIGTERM', onSignal);
+          try {
+            return await runWebCommand(engine, io, {
+              signal: controller.signal,
+              ...(values.port !== undefined ? { port: values.port } : {}),
+              ...(values['open-url-file'] !== undefined ? { openUrlFile: values['open-url-file'] } : {}),
+              ...(process.env.KEEPSAKE_WEB_STATIC ? { staticDir: process.env.KEEPSAKE_WEB_STATIC } : {}),
+            });
           } finally {
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);

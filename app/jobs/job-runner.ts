@@ -50,6 +50,8 @@ export interface JobRunnerEvents {
   /** A job failed for good (or will be retried when `retryAt` is set). */
   failure: [{ job: Job; error: AppError; retryAt: number | null }];
   idle: [];
+  /** A job finished successfully (a thumbnail set made: the grid can show it). */
+  done: [Job];
 }
 
 /** Options of {@link JobRunner}. */
@@ -282,6 +284,7 @@ export class JobRunner extends EventEmitter<JobRunnerEvents> {
       if (this.catalog.readOnly) throw new AppError('io', this.catalog.damage ?? 'The catalog is read-only.');
       this.catalog.jobs.complete(job.id);
       this.count(job.kind, 'done');
+      this.emit('done', job);
     } catch (caught) {
       const error = controller.signal.aborted && this.stopping ? new AppError('cancelled', 'The engine is stopping.') : toAppError(caught);
       try {
