@@ -31,6 +31,9 @@ describe.each(TEST_DATABASES)('migrations on $name', (target) => {
     expect(tables).toEqual(
       expect.arrayContaining(['changes', 'classes', 'consents', 'device_checkpoints', 'families', 'family_members', 'family_students', 'students']),
     );
+    expect(tables).toEqual(
+      expect.arrayContaining(['event_classes', 'event_families', 'invites', 'object_deletions', 'oidc_logins', 'outbox']),
+    );
   });
 
   it('keeps its bookkeeping in its own PostgreSQL schema even when another schema has some', async () => {
