@@ -419,6 +419,16 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('media').addColumn('thumbhash', 'text').execute();
     },
   },
+  '0010_media_lookup_index': {
+    async up(db: Kysely<unknown>) {
+      // One media URL looks an asset up by school, event and asset. With only `media_school` to choose
+      // from and no statistics, SQLite's planner walked every row of the school (1.1 ms at 6,000 rows
+      // instead of 0.03 ms): an index that leads with the school and covers all three terms wins on
+      // both engines, and serves every per-school scan `media_school` did.
+      await db.schema.createIndex('media_school_event_asset').on('media').columns(['school_id', 'event_id', 'asset_id']).execute();
+      await db.schema.dropIndex('media_school').execute();
+    },
+  },
 };
 
 /**
