@@ -22,7 +22,7 @@ import { generatePem, keysFromPem } from './auth/keys.ts';
 import type { Role } from './db/schema.ts';
 import { S3ObjectStore } from './services/storage.ts';
 import { TEST_DATABASES } from './test/databases.ts';
-import { TEST_SCRYPT, TEST_TOKENS, startHarness, type Harness } from './test/harness.ts';
+import { injectAs, TEST_SCRYPT, TEST_TOKENS, startHarness, type Harness } from './test/harness.ts';
 
 type Method = 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 type SchoolKey = 'A' | 'B';
@@ -571,14 +571,8 @@ describe.each(TEST_DATABASES)('authorization matrix on $name', (target) => {
   let world: World;
   let principals: Principal[];
 
-  async function inject(method: Method, url: string, token: string | undefined, body?: unknown): Promise<LightMyRequestResponse> {
-    return app.inject({
-      method,
-      url,
-      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-    });
-  }
+  const inject = (method: Method, url: string, token: string | undefined, body?: unknown): Promise<LightMyRequestResponse> =>
+    injectAs(app, method, url, token, body);
 
   async function ok<T>(method: Method, url: string, token: string, body?: unknown): Promise<T> {
     const response = await inject(method, url, token, body);

@@ -11,7 +11,7 @@ import type { FeedPage } from '../services/feed.ts';
 import type { PublicMedia } from '../services/media.ts';
 import { S3ObjectStore } from '../services/storage.ts';
 import { TEST_DATABASES } from '../test/databases.ts';
-import { TEST_SCRYPT, startHarness, type Harness } from '../test/harness.ts';
+import { injectAs, TEST_SCRYPT, startHarness, type Harness } from '../test/harness.ts';
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
 type Who = 'admin' | 'teacher' | 'parentA' | 'parentB' | 'pupil' | 'otherAdmin';
@@ -52,14 +52,8 @@ describe.each(TEST_DATABASES)('event audience, gallery expiry and consent on $na
   let otherClass: string;
   let otherFamily: string;
 
-  function send(method: Method, url: string, as: string | undefined, body?: unknown, via = app): Promise<LightMyRequestResponse> {
-    return via.inject({
-      method,
-      url,
-      headers: as === undefined ? {} : { authorization: `Bearer ${as}` },
-      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-    });
-  }
+  const send = (method: Method, url: string, as: string | undefined, body?: unknown, via = app): Promise<LightMyRequestResponse> =>
+    injectAs(via, method, url, as, body);
 
   async function ok<T>(method: Method, url: string, as: string, body?: unknown): Promise<T> {
     const response = await send(method, url, as, body);

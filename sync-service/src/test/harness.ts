@@ -65,13 +65,7 @@ export async function startHarness(target: TestDatabase, options: { scrypt?: Scr
   const app = buildApp({ db: db.kysely, tokens, refreshTtlSeconds: 3600, scrypt });
   const now = () => new Date().toISOString();
 
-  const call: Harness['call'] = (method, url, token, body) =>
-    app.inject({
-      method,
-      url,
-      headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-      ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-    });
+  const call: Harness['call'] = (method, url, token, body) => injectAs(app, method, url, token, body);
 
   return {
     db,
@@ -107,6 +101,22 @@ export async function startHarness(target: TestDatabase, options: { scrypt?: Scr
   };
 }
 
+/** `inject` as a caller with a bearer token (none when `token` is undefined) and a JSON body, into any app. */
+export function injectAs(
+  app: FastifyInstance,
+  method: 'GET' | 'HEAD' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+  url: string,
+  token: string | undefined,
+  body?: unknown,
+): Promise<LightMyRequestResponse> {
+  return app.inject({
+    method,
+    url,
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+    ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
+  });
+}
+
 /** {@link Harness.call} for every method the people and change-feed routes use (PUT and DELETE too). */
 export function send(
   h: Harness,
@@ -115,12 +125,7 @@ export function send(
   token: string | undefined,
   body?: unknown,
 ): Promise<LightMyRequestResponse> {
-  return h.app.inject({
-    method,
-    url,
-    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { payload: body as Record<string, unknown> }),
-  });
+  return injectAs(h.app, method, url, token, body);
 }
 
 /** The change rows of a school, oldest first (for atomicity checks that bypass the API). */
