@@ -23,7 +23,7 @@ function nativeExcept(allowed) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.bench/**', '**/node_modules/**', 'sync-service/dist/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.bench/**', '**/node_modules/**', 'sync-service/dist/**', 'renderer/dist/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -84,6 +84,11 @@ export default tseslint.config(
         },
       ],
     },
+  },
+  {
+    // The renderer's build and test configuration run in Node, not in the window.
+    files: ['renderer/build.ts', 'renderer/vitest.config.ts'],
+    rules: { 'no-restricted-imports': 'off' },
   },
   {
     files: ['preload/**/*.ts'],

@@ -1,6 +1,8 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { Asset, AssetFlag, AssetKind, AssetStatus, ColorLabel } from '../shared/domain.ts';
 import type { AssetId, ContentHash, EventId } from '../shared/ids.ts';
+import type { AssetPage, PageCursor } from '../shared/views.ts';
+export type { AssetPage, PageCursor } from '../shared/views.ts';
 
 /** What the importer knows about a new asset. */
 export interface NewAsset {
@@ -29,18 +31,6 @@ export interface NewAsset {
   description?: string | null;
   status?: AssetStatus;
   error?: string | null;
-}
-
-/** A position in a list sorted by (sortTime, id), for keyset paging. */
-export interface PageCursor {
-  sortTime: number;
-  id: number;
-}
-
-/** One page of assets and the cursor of the next page, if any. */
-export interface AssetPage {
-  items: Asset[];
-  next: PageCursor | null;
 }
 
 /** Order of a listing by capture time. */

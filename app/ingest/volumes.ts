@@ -6,26 +6,8 @@ import path from 'node:path';
 import { type AppError, toAppError } from '../shared/errors.ts';
 import { MEDIA_EXTENSIONS } from './formats.ts';
 import { isCameraCard, isJunkFile, isJunkFolder } from './source-scanner.ts';
-
-/** A mounted camera card, with a quick count of what its DCIM folder holds. */
-export interface CameraCard {
-  /** The volume's mount point, e.g. `/media/ana/EOS_DIGITAL` or `E:\`. */
-  path: string;
-  /** The mount folder's name (usually the card's label), or the drive (`E:`) on Windows. */
-  label: string;
-  /** Files under DCIM whose extension is a media one; an estimate for the import prompt, not a scan. */
-  mediaCount: number;
-  /** Their total size in bytes. */
-  bytes: number;
-  /** True when the count stopped at the walk's cap, so the figures are lower bounds. */
-  partial: boolean;
-}
-
-/** A card that was unmounted or pulled out. */
-export interface RemovedVolume {
-  path: string;
-  label: string;
-}
+import type { CameraCard, RemovedVolume } from '../shared/views.ts';
+export type { CameraCard, RemovedVolume } from '../shared/views.ts';
 
 /** Events of {@link VolumeWatcher}. */
 export interface VolumeWatcherEvents {

@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import type { AssetPage } from '../catalog/assets.repo.ts';
-import type { CameraCard, RemovedVolume } from '../ingest/volumes.ts';
-import type { ImportReport } from '../ingest/import.service.ts';
-import type { QueueProgress } from '../jobs/job-runner.ts';
 import type { Asset, EventSummary, Person, SchoolEvent } from '../shared/domain.ts';
 import { COLOR_LABELS, CONSENT_PURPOSES } from '../shared/domain.ts';
 import type { ErrorCode } from '../shared/errors.ts';
+import type { AssetPage, CameraCard, QueueProgress, RemovedVolume } from '../shared/views.ts';
 
 // Every schema is strict (unknown keys are refused), every string and array bounded, every number an integer in a range:
 // the renderer is untrusted input, and nothing reaches the engine before it passes one of these.
@@ -179,9 +176,6 @@ export interface IpcError {
 
 /** What every call resolves to. */
 export type Result<T = unknown> = { ok: true; value: T } | { ok: false; error: IpcError };
-
-/** The report an import's finished event summarises (for the engine side). */
-export type FinishedImport = ImportReport;
 
 /** Consent purposes a person may have, for the UI's legend. */
 export const PURPOSES = CONSENT_PURPOSES;

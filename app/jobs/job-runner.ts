@@ -6,6 +6,8 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import type { Job } from '../shared/domain.ts';
 import type { AssetId } from '../shared/ids.ts';
 import { AppError, toAppError, type ErrorCode } from '../shared/errors.ts';
+import type { KindProgress, QueueProgress } from '../shared/views.ts';
+export type { KindProgress, QueueProgress } from '../shared/views.ts';
 
 /** What a handler gets besides the job: a signal that aborts it (pause is not abort; stop and cancel are) and a progress reporter. */
 export interface JobContext {
@@ -20,28 +22,6 @@ export type JobHandler = (job: Job, context: JobContext) => Promise<void>;
 export interface JobKind {
   run: JobHandler;
   concurrency: number;
-}
-
-/** Progress of one kind of job since the runner started, for the UI and the CLI. */
-export interface KindProgress {
-  kind: string;
-  /** Finished by this runner since it started (done or failed for good). */
-  done: number;
-  failed: number;
-  queued: number;
-  running: number;
-  /** done + queued + running: the work of this session. */
-  total: number;
-  /** Jobs per second over the last few seconds. */
-  rate: number;
-  /** Seconds to go at that rate; null while it is unknown. */
-  etaSec: number | null;
-}
-
-/** A snapshot of the queue. */
-export interface QueueProgress {
-  paused: boolean;
-  kinds: KindProgress[];
 }
 
 /** Events of a {@link JobRunner}. */

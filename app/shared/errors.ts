@@ -59,8 +59,8 @@ const FS_CODES: Record<string, { code: ErrorCode; text: string }> = {
 /** Wraps a Node error (ENOSPC, EIO, …) in an {@link AppError} that says what happened to which file. */
 export function toAppError(error: unknown, what?: string): AppError {
   if (error instanceof AppError) return error;
-  const errno = (error as NodeJS.ErrnoException | undefined)?.code;
-  const known = errno ? FS_CODES[errno] : undefined;
+  const errno = (error as { code?: unknown } | undefined)?.code;
+  const known = typeof errno === 'string' ? FS_CODES[errno] : undefined;
   const subject = what ? `${what}: ` : '';
   if (known) return new AppError(known.code, `${subject}${known.text}`, { cause: error });
   const detail = error instanceof Error ? error.message : String(error);

@@ -1,0 +1,97 @@
+import { useEffect } from 'react';
+import { ErrorNote } from './components/ErrorNote.tsx';
+import { useLibraryStore } from './stores/library.store.ts';
+import { useNavStore, type View } from './stores/nav.store.ts';
+import { EventsView } from './views/EventsView.tsx';
+import { FirstRunView } from './views/FirstRunView.tsx';
+import { GridView } from './views/GridView.tsx';
+import { ImportView } from './views/ImportView.tsx';
+import { PeopleView } from './views/PeopleView.tsx';
+import { SearchBox } from './components/SearchBox.tsx';
+import { StatusBar } from './components/StatusBar.tsx';
+import { CardPrompt } from './components/CardPrompt.tsx';
+
+const TABS: Array<{ label: string; view: View; key: string }> = [
+  { label: 'Events', view: { name: 'events' }, key: 'events' },
+  { label: 'All photos', view: { name: 'grid', source: { kind: 'timeline' } }, key: 'grid' },
+  { label: 'Import', view: { name: 'import' }, key: 'import' },
+  { label: 'People', view: { name: 'people' }, key: 'people' },
+];
+
+/** The window: a top bar (screens, search), the current screen, the status bar. */
+export function App(): React.JSX.Element {
+  const state = useLibraryStore((s) => s.state);
+  const error = useLibraryStore((s) => s.error);
+  const load = useLibraryStore((s) => s.load);
+  const view = useNavStore((s) => s.view);
+  const go = useNavStore((s) => s.go);
+  const back = useNavStore((s) => s.back);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent): void => {
+      if (event.altKey && event.key === 'ArrowLeft') back();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [back]);
+
+  if (state === 'loading') return <div className="splash" aria-busy="true">Opening the library…</div>;
+  if (state === 'none') return <FirstRunView />;
+  if (state === 'failed' && error) {
+    return (
+      <div className="splash">
+        <ErrorNote error={error} />
+        <button type="button" onClick={() => void load()}>
+          Try again
+        </button>
+      </div>
+    );
+  }
+
+  const current = view.name === 'first-run' ? 'events' : view.name;
+  return (
+    <div className="app">
+      <header className="topbar">
+        <span className="brand">Keepsake</span>
+        <nav aria-label="Screens">
+          {TABS.map((tab) => (
+            <button
+              key={tab.key}
+              type="button"
+              className={current === tab.key && (tab.key !== 'grid' || (view.name === 'grid' && view.source.kind === 'timeline')) ? 'tab active' : 'tab'}
+              aria-current={current === tab.key ? 'page' : undefined}
+              onClick={() => go(tab.view)}
+            >
+              {tab.label}
+            </button>
+          ))}
+        </nav>
+        <SearchBox />
+      </header>
+      <main className="content">
+        <Screen view={view} />
+      </main>
+      <StatusBar />
+      <CardPrompt />
+    </div>
+  );
+}
+
+function Screen({ view }: { view: View }): React.JSX.Element {
+  switch (view.name) {
+    case 'first-run':
+      return <FirstRunView />;
+    case 'events':
+      return <EventsView />;
+    case 'grid':
+      return <GridView source={view.source} />;
+    case 'import':
+      return <ImportView source={view.source} eventName={view.eventName} />;
+    case 'people':
+      return <PeopleView />;
+  }
+}
