@@ -69,6 +69,19 @@ export interface Config {
   mail: { smtpUrl: string | undefined; from: string | undefined };
   /** How long an invitation link works. */
   invites: { ttlSeconds: number };
+  /** Parents' notifications: digests of new media, event updates, text messages. */
+  notify: {
+    /**
+     * How long a digest gathers publishes before it is sent, counted from the first publish it holds. A
+     * photographer publishes an event in batches over minutes or hours: waiting this long turns a
+     * morning's batches into one mail per family, yet a later publish still starts a digest of its own.
+     */
+    digestDelaySeconds: number;
+    /** How many days before a gallery closes its families are told. */
+    galleryExpiryNoticeDays: number;
+    /** The SMS provider's HTTP API; unset, text messages wait in the outbox. */
+    sms: { url: string; apiKey: string } | undefined;
+  };
   /** First-start admin from the environment, so the embedded default works with no set-up step. */
   bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
 }
@@ -230,6 +243,25 @@ const EnvSchema = z.object({
   MAIL_FROM: optionalText.pipe(
     z.string().regex(EMAIL_PATTERN, "must be a bare e-mail address such as keepsake@school.example (the sender's name is the school's)").optional(),
   ),
+  // 0 sends at the next worker round (tests, or a school that wants each publish told at once); at most a day.
+  NOTIFY_DIGEST_DELAY_SEC: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number of seconds from 0 to 86400 (how long a digest gathers publishes; default 600)')
+      .transform(Number)
+      .pipe(z.number().int().max(86_400, 'must be at most 86400 seconds (one day): families expect to hear about photos the same day'))
+      .optional(),
+  ),
+  NOTIFY_GALLERY_EXPIRY_DAYS: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number of days from 1 to 30')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be at least 1 day').max(30, 'must be at most 30 days'))
+      .optional(),
+  ),
+  SMS_API_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL (the SMS provider's send endpoint)" }).optional()),
+  SMS_API_KEY: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   INVITE_TTL_DAYS: optionalText.pipe(
     z
       .string()
@@ -320,6 +352,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.S3_BUCKET === undefined && s3Named) problems.push('S3_BUCKET: required when S3_ENDPOINT, S3_REGION or S3_FORCE_PATH_STYLE is set');
   const oidcSet = [e.OIDC_ISSUER, e.OIDC_CLIENT_ID, e.OIDC_CLIENT_SECRET, e.OIDC_REDIRECT_URI];
   if (e.SMTP_URL !== undefined && e.MAIL_FROM === undefined) problems.push('MAIL_FROM: required when SMTP_URL is set (the address mail is sent from)');
+  if ((e.SMS_API_URL === undefined) !== (e.SMS_API_KEY === undefined)) problems.push('SMS_API_URL and SMS_API_KEY: set both or neither');
   if (oidcSet.some((v) => v !== undefined) && oidcSet.some((v) => v === undefined)) {
     problems.push('OIDC_ISSUER, OIDC_CLIENT_ID, OIDC_CLIENT_SECRET and OIDC_REDIRECT_URI: set all four or none');
   }
@@ -374,6 +407,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessCodeSecret: e.ACCESS_CODE_SECRET,
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM },
     invites: { ttlSeconds: (e.INVITE_TTL_DAYS ?? 7) * 24 * 3600 },
+    notify: {
+      digestDelaySeconds: e.NOTIFY_DIGEST_DELAY_SEC ?? 600,
+      galleryExpiryNoticeDays: e.NOTIFY_GALLERY_EXPIRY_DAYS ?? 3,
+      sms: e.SMS_API_URL !== undefined && e.SMS_API_KEY !== undefined ? { url: e.SMS_API_URL, apiKey: e.SMS_API_KEY } : undefined,
+    },
     bootstrap:
       email !== undefined && password !== undefined
         ? {

@@ -14,6 +14,9 @@ import { ApiError } from './errors.ts';
 import { MemoryStore, RedisStore, type RateLimitStore } from './ratelimit.ts';
 import { SmtpMailer } from './mail/mailer.ts';
 import { Outbox, OutboxWorker } from './mail/outbox.ts';
+import { NotificationWorker } from './notify/notification-worker.ts';
+import { HttpSmsSender, SmsOutboxMailer } from './notify/sms.ts';
+import { UnsubscribeTokens } from './notify/unsubscribe-tokens.ts';
 import { createSchool, hasNoSchool } from './services/schools.ts';
 import { ObjectDeletionWorker } from './services/object-deletions.ts';
 import { mediaSettingsFromConfig } from './services/storage.ts';
@@ -163,6 +166,20 @@ async function serve(config: Config): Promise<void> {
       ? undefined
       : new OutboxWorker(db.kysely, outbox, { mailer: new SmtpMailer(smtpUrl), fromAddress: from, log: app.log });
   if (mailWorker === undefined) app.log.warn('SMTP_URL is not set: invitation mail is kept in the outbox and sent once SMTP_URL and MAIL_FROM are configured.');
+  // Digests and event notices become outbox rows on every instance; text messages are sent where the provider is configured.
+  const notifications = new NotificationWorker(db.kysely, {
+    outbox,
+    unsubscribeTokens: new UnsubscribeTokens(tokens.deriveSecret('notify-unsubscribe')),
+    publicUrl: config.publicUrl,
+    digestDelaySeconds: config.notify.digestDelaySeconds,
+    galleryExpiryNoticeDays: config.notify.galleryExpiryNoticeDays,
+    log: app.log,
+  });
+  const sms = config.notify.sms;
+  const smsWorker =
+    sms === undefined
+      ? undefined
+      : new OutboxWorker(db.kysely, outbox, { mailer: new SmsOutboxMailer(new HttpSmsSender(sms.url, sms.apiKey)), fromAddress: from ?? 'sms@keepsake.invalid', channel: 'sms', log: app.log });
 
   await checkRowSecurity(db, (detail, message) => app.log.warn(detail, message));
 
@@ -181,7 +198,9 @@ async function serve(config: Config): Promise<void> {
     app
       .close()
       .then(() => deletions?.stop())
+      .then(() => notifications.stop())
       .then(() => mailWorker?.stop())
+      .then(() => smsWorker?.stop())
       .then(() => db.close())
       .then(
         () => process.exit(0),
@@ -197,6 +216,8 @@ async function serve(config: Config): Promise<void> {
   await app.listen({ host: config.host, port: config.port });
   app.log.info({ publicUrl: config.publicUrl, database: config.database.kind }, 'sync service ready');
   mailWorker?.start();
+  smsWorker?.start();
+  notifications.start();
   void deletions?.start();
 }
 

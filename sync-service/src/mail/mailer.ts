@@ -15,6 +15,10 @@ export interface OutgoingMail {
   html: string;
   /** `<…@…>`: the same for every attempt at the same mail, so receivers can drop a duplicate. */
   messageId: string;
+  /** Where replies go, when not to the sender. */
+  replyTo?: string;
+  /** Extra header fields (e.g. `List-Unsubscribe`), sent as given. */
+  headers?: Record<string, string>;
 }
 
 /** Why a send failed, and whether trying again could help. */
@@ -66,6 +70,8 @@ export class SmtpMailer implements Mailer {
         text: mail.text,
         html: mail.html,
         messageId: mail.messageId,
+        ...(mail.replyTo === undefined ? {} : { replyTo: mail.replyTo }),
+        ...(mail.headers === undefined ? {} : { headers: mail.headers }),
       });
     } catch (error) {
       throw toMailError(error);

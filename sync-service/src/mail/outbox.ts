@@ -20,6 +20,9 @@
  * see `messageIdFor`), so mail systems that de-duplicate on it show one. Nothing closes that window
  * entirely: SMTP has no two-phase commit.
  *
+ * Rows have a channel: `email`, or `sms` for text messages (the body's text goes to the phone number in
+ * `to_address`). Each worker delivers one channel, so both share this queue's keys, claims and retries.
+ *
  * The worker works in the service's scope (all schools); enqueueing happens in the scope of the
  * school whose transaction queues the mail.
  *
@@ -28,7 +31,7 @@
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
-import type { Database, OutboxRow } from '../db/schema.ts';
+import type { Database, OutboxChannel, OutboxRow } from '../db/schema.ts';
 import { asService } from '../db/tenant-scope.ts';
 import { MailError, messageIdFor, type Mailer } from './mailer.ts';
 
@@ -45,6 +48,20 @@ export interface NewMail {
   subject: string;
   text: string;
   html: string;
+  /** `email` (the default) or `sms`: a text message to the phone number in `to` (only `text` is sent). */
+  channel?: OutboxChannel;
+  /** Where replies go (the school's reply-to address). */
+  replyTo?: string;
+  /** Extra header fields, sealed with the body (a `List-Unsubscribe` link is a credential too). */
+  headers?: Record<string, string>;
+}
+
+/** What a sealed body holds. */
+interface SealedBody {
+  text: string;
+  html: string;
+  replyTo?: string;
+  headers?: Record<string, string>;
 }
 
 /** The smallest logger the worker needs (pino's shape). */
@@ -84,7 +101,8 @@ export class Outbox {
         to_address: mail.to,
         from_name: mail.fromName,
         subject: mail.subject,
-        body: this.seal(mail.idempotencyKey, JSON.stringify({ text: mail.text, html: mail.html })),
+        body: this.seal(mail.idempotencyKey, JSON.stringify({ text: mail.text, html: mail.html, replyTo: mail.replyTo, headers: mail.headers } satisfies SealedBody)),
+        channel: mail.channel ?? 'email',
         state: 'queued',
         attempts: 0,
         next_attempt_at: at,
@@ -166,6 +184,8 @@ export interface OutboxWorkerOptions {
   pollMs?: number;
   /** Rows claimed per round. Default 20. */
   batchSize?: number;
+  /** The rows this worker delivers: `email` (the default) through an SMTP mailer, `sms` through an SMS one. */
+  channel?: OutboxChannel;
   now?: () => Date;
   log?: OutboxLog;
 }
@@ -179,7 +199,8 @@ export interface OutboxRound {
 
 /** Sends the outbox. Run one per instance: claims keep them from sending a row twice. */
 export class OutboxWorker {
-  private readonly options: Required<Omit<OutboxWorkerOptions, 'mailer' | 'fromAddress' | 'now' | 'log'>>;
+  private readonly options: Required<Omit<OutboxWorkerOptions, 'mailer' | 'fromAddress' | 'now' | 'log' | 'channel'>>;
+  private readonly channel: OutboxChannel;
   private readonly now: () => Date;
   private readonly log: OutboxLog;
   private timer: NodeJS.Timeout | undefined;
@@ -203,6 +224,7 @@ export class OutboxWorker {
     };
     this.now = settings.now ?? (() => new Date());
     this.log = settings.log ?? SILENT;
+    this.channel = settings.channel ?? 'email';
   }
 
   /** The wait before attempt `attempts + 1`, after `attempts` failures. */
@@ -276,6 +298,7 @@ export class OutboxWorker {
     const candidates = await this.db
       .selectFrom('outbox')
       .select('id')
+      .where('channel', '=', this.channel)
       .where((eb) =>
         eb.or([
           eb.and([eb('state', '=', 'queued'), eb('next_attempt_at', '<=', at)]),
@@ -309,7 +332,7 @@ export class OutboxWorker {
 
   private async deliver(row: OutboxRow): Promise<keyof OutboxRound> {
     const opened = this.outbox.open(row.idempotency_key, row.body);
-    const parsed = opened === undefined ? undefined : (JSON.parse(opened) as { text: string; html: string });
+    const parsed = opened === undefined ? undefined : (JSON.parse(opened) as SealedBody);
     if (parsed === undefined) return this.settleFailure(row, new MailError('The message cannot be read with the current outbox key (was JWT_PRIVATE_KEY replaced?).', true));
     try {
       await this.settings.mailer.send({
@@ -319,6 +342,8 @@ export class OutboxWorker {
         text: parsed.text,
         html: parsed.html,
         messageId: messageIdFor(row.idempotency_key, this.settings.fromAddress),
+        ...(parsed.replyTo === undefined ? {} : { replyTo: parsed.replyTo }),
+        ...(parsed.headers === undefined ? {} : { headers: parsed.headers }),
       });
     } catch (error) {
       return this.settleFailure(row, error instanceof MailError ? error : new MailError(`Sending failed: ${(error as Error).message}`, false));

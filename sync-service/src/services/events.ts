@@ -19,6 +19,7 @@ import type { Database, EventRow, EventState, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import { recordChange } from './changes.ts';
+import { queueEventNotice } from '../notify/notify-queue.ts';
 
 type Reader = Kysely<Database> | Transaction<Database>;
 
@@ -326,6 +327,7 @@ export class EventService {
         .returningAll()
         .executeTakeFirst();
       if (row === undefined) return undefined;
+      await queueEventNotice(trx, { before: current, after: row });
       // The version matched and the row is now locked, so `current` still says what the audience was.
       let audit: { before: EventAudience; after: EventAudience } | undefined;
       if (audience !== undefined) {
