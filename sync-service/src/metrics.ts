@@ -14,7 +14,25 @@ export interface Metrics {
   registry: Registry;
   httpDuration: Histogram<'method' | 'route' | 'status_code'>;
   rateLimited: Counter<'rule'>;
+  /** Gallery views recorded (each accepted request, before the once-a-day de-duplication). */
+  mediaViews: Counter<'audience'>;
+  /** Downloads (`?download=1` URLs) handed out, by variant. */
+  mediaDownloads: Counter<'audience' | 'variant'>;
+  /** Manifests published. */
+  publishes: Counter;
+  /** Assets in the manifests published (a re-published asset counts again). */
+  publishedAssets: Counter;
+  /** Sign-in attempts by way in and outcome, counted from the answers of the sign-in routes. */
+  signIns: Counter<'method' | 'outcome'>;
 }
+
+/** The routes that sign someone in, and the `method` label each is counted under. */
+const SIGN_IN_ROUTES: ReadonlyMap<string, string> = new Map([
+  ['POST /v1/auth/sign-in', 'password'],
+  ['POST /v1/web/session', 'gallery'],
+  ['POST /v1/auth/access-code', 'access-code'],
+  ['POST /v1/auth/oidc/exchange', 'oidc'],
+]);
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -32,6 +50,26 @@ export function createMetrics(): Metrics {
       name: 'rate_limit_rejections_total',
       help: 'Requests refused with 429, by rate-limit rule.',
       labelNames: ['rule'],
+      registers: [registry],
+    }),
+    mediaViews: new Counter({
+      name: 'media_views_total',
+      help: 'Gallery views recorded, by audience (family or staff).',
+      labelNames: ['audience'],
+      registers: [registry],
+    }),
+    mediaDownloads: new Counter({
+      name: 'media_downloads_total',
+      help: 'Download URLs handed out, by audience and variant.',
+      labelNames: ['audience', 'variant'],
+      registers: [registry],
+    }),
+    publishes: new Counter({ name: 'media_publishes_total', help: 'Event manifests published.', registers: [registry] }),
+    publishedAssets: new Counter({ name: 'media_published_assets_total', help: 'Assets in the event manifests published.', registers: [registry] }),
+    signIns: new Counter({
+      name: 'sign_ins_total',
+      help: 'Sign-in attempts by method and outcome (failure: refused credentials; malformed and rate-limited requests are not counted).',
+      labelNames: ['method', 'outcome'],
       registers: [registry],
     }),
   };
@@ -52,6 +90,9 @@ export function metricsRoutes(app: FastifyInstance, metrics: Metrics, options: {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    const signIn = SIGN_IN_ROUTES.get(`${request.method} ${route}`);
+    const outcome = reply.statusCode < 300 ? 'success' : reply.statusCode === 401 ? 'failure' : undefined;
+    if (signIn !== undefined && outcome !== undefined) metrics.signIns.inc({ method: signIn, outcome });
   });
 
   app.get('/metrics', doc({ summary: 'Prometheus metrics (a bearer token when METRICS_TOKEN is set)', auth: 'none', errors: ['unauthorized'] }), async (request, reply) => {

@@ -20,6 +20,8 @@ export interface RouteDoc {
   body?: z.ZodType;
   /** The success status and what it returns; 200 "OK" by default. */
   success?: { status: number; description: string };
+  /** The success answer's body, when the route declares one (as the handler's own return type is derived from it). */
+  response?: z.ZodType;
   /** The error codes the route answers with besides invalid-input/unauthorized/not-found. */
   errors?: ApiErrorCode[];
 }
@@ -64,9 +66,9 @@ export function routeCollector(): { routes: RegisteredRoute[]; onRoute(route: Ro
 
 type JsonSchema = Record<string, unknown>;
 
-/** The request side of a schema (defaults optional, transforms' inputs) as JSON Schema. */
-function jsonSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as JsonSchema;
+/** A schema as JSON Schema: its request side by default (defaults optional, transforms' inputs), or what it answers with. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): JsonSchema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   return rest;
 }
 
@@ -110,7 +112,10 @@ export function buildOpenApi(routes: readonly RegisteredRoute[], info: { version
     const secured = api?.auth === undefined ? route.url.startsWith('/v1/schools/') : api.auth === 'bearer';
     const codes = new Set<ApiErrorCode>(['invalid-input', ...(secured ? (['unauthorized', 'not-found'] as const) : []), ...(api?.errors ?? [])]);
     const responses: Record<string, JsonSchema> = {
-      [String(api?.success?.status ?? 200)]: { description: api?.success?.description ?? 'OK' },
+      [String(api?.success?.status ?? 200)]: {
+        description: api?.success?.description ?? 'OK',
+        ...(api?.response === undefined ? {} : { content: { 'application/json': { schema: jsonSchema(api.response, 'output') } } }),
+      },
     };
     for (const code of codes) {
       const status = String(STATUS_OF[code]);
