@@ -16,14 +16,20 @@ import { ApiError, type ApiErrorCode } from './errors.ts';
 import { buildOpenApi, doc, isApiRoute, routeCollector, SERVICE_VERSION } from './openapi.ts';
 import { createMetrics, countRejection, metricsRoutes } from './metrics.ts';
 import { installRateLimits, type RateLimitOptions } from './ratelimit.ts';
+import { analyticsRoutes } from './analytics/analytics.routes.ts';
+import { AnalyticsService } from './analytics/analytics.service.ts';
 import { accessCodeRoutes } from './routes/access-codes.ts';
 import { authRoutes } from './routes/auth.ts';
 import { eventRoutes } from './routes/events.ts';
 import { mediaRoutes } from './routes/media.ts';
+import { favouriteRoutes } from './routes/favourites.ts';
 import { oidcRoutes } from './routes/oidc.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { inviteRoutes } from './routes/invites.ts';
 import { memberRoutes } from './routes/members.ts';
+import { notificationRoutes } from './notify/notify.routes.ts';
+import { PreferenceService } from './notify/preferences.ts';
+import { UnsubscribeTokens } from './notify/unsubscribe-tokens.ts';
 import { Outbox } from './mail/outbox.ts';
 import { InviteService } from './services/invites.ts';
 import { MemberService } from './services/members.ts';
@@ -31,6 +37,9 @@ import { AccessCodeService } from './services/access-codes.ts';
 import { EventService } from './services/events.ts';
 import type { MediaSettings } from './services/storage.ts';
 import { PeopleService } from './services/people.ts';
+import { QuotaService } from './services/quota.ts';
+import { FavouriteService } from './services/favourites.ts';
+import { MediaService } from './services/media.ts';
 import { mediaErasureHook } from './services/media-erasure.ts';
 import { galleryRoutes, type GalleryOptions } from './web/gallery.ts';
 import { installSecurityHeaders } from './web/headers.ts';
@@ -192,7 +201,18 @@ export function buildApp(options: AppOptions): FastifyInstance {
   accessCodeRoutes(app, { db: options.db, tokens: options.tokens, codes, sessions });
   oidcRoutes(app, { oidc: new OidcService(options.db, options.oidc), sessions });
   eventRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db) });
-  mediaRoutes(app, { db: options.db, tokens: options.tokens, events: new EventService(options.db), media: options.media });
+  const mediaEvents = new EventService(options.db);
+  const analytics = new AnalyticsService({
+    db: options.db,
+    events: mediaEvents,
+    media: new MediaService(options.db, mediaEvents, options.media),
+    quota: new QuotaService(options.db),
+    metrics,
+  });
+  mediaRoutes(app, { db: options.db, tokens: options.tokens, events: mediaEvents, media: options.media, analytics });
+  analyticsRoutes(app, { db: options.db, tokens: options.tokens, analytics });
+  const galleryEvents = new EventService(options.db);
+  favouriteRoutes(app, { db: options.db, tokens: options.tokens, favourites: new FavouriteService(options.db, galleryEvents, new MediaService(options.db, galleryEvents, options.media)) });
   const people = new PeopleService(options.db);
   // An erasure takes the student's media off the gallery in its transaction and queues their objects' deletion.
   people.onStudentErased.push(mediaErasureHook);
@@ -207,6 +227,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   inviteRoutes(app, { db: options.db, tokens: options.tokens, invites, sessions });
   memberRoutes(app, { db: options.db, tokens: options.tokens, members: new MemberService(options.db) });
+  // The notification worker (main.ts) signs unsubscribe links with the same derived key.
+  const unsubscribeTokens = new UnsubscribeTokens(options.tokens.deriveSecret('notify-unsubscribe'));
+  notificationRoutes(app, { db: options.db, tokens: options.tokens, preferences: new PreferenceService(options.db, unsubscribeTokens) });
   // The parents' gallery: cookie sessions for browsers, and the pages themselves.
   webSessionRoutes(app, {
     db: options.db,

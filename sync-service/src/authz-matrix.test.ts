@@ -38,8 +38,10 @@ const TARGETED_FAMILY: FamilyKey = 1;
 
 /** Routes anyone may call: no school data behind them. Anything under /v1/auth/ is the auth helper's (sign-in, OIDC, access codes). */
 const PUBLIC_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'POST /v1/auth/sign-in', 'POST /v1/auth/refresh', 'POST /v1/auth/sign-out', 'GET /v1/openapi.json']);
+/** The one-click unsubscribe link: its signed token is the authorisation, and it can only turn e-mail off. */
+PUBLIC_ROUTES.add('GET /v1/notifications/unsubscribe').add('POST /v1/notifications/unsubscribe');
 /** The gallery's pages and files (no data in them) and its cookie sessions, which are sign-in like /v1/auth/. */
-const GALLERY_ROUTES = new Set(['GET /', 'GET /sign-in', 'GET /invite', 'GET /events', 'GET /events/:eventId', 'GET /assets/:name']);
+const GALLERY_ROUTES = new Set(['GET /', 'GET /sign-in', 'GET /invite', 'GET /events', 'GET /events/:eventId', 'GET /family', 'GET /assets/:name']);
 const isPublic = (key: string) => PUBLIC_ROUTES.has(key) || GALLERY_ROUTES.has(key) || / \/v1\/(auth|web)\//.test(key);
 
 interface Family {
@@ -274,6 +276,7 @@ const ROUTES: RouteSpec[] = [
     policy: readOnly(seesPerson),
     mutates: false,
   },
+  { method: 'GET', url: '/v1/schools/:schoolId/family/children', dims: [], path: (t, w) => `${base(t, w)}/family/children`, policy: (c) => (c.role === 'parent' ? 200 : 403), mutates: false },
   {
     method: 'PUT',
     url: '/v1/schools/:schoolId/students/:studentId/consent/:purpose',
@@ -429,6 +432,51 @@ const ROUTES: RouteSpec[] = [
     policy: readOnly(seesEvent),
     mutates: false,
   },
+  // ---- Gallery analytics: a view is recorded where the media URL answers; the report is the admins' ----
+  {
+    method: 'POST',
+    url: '/v1/schools/:schoolId/events/:eventId/media/:assetId/views',
+    dims: ['res', 'event'],
+    path: (t, w) => `${base(t, w)}/events/${event(t, w).id}/media/${event(t, w).assetId}/views`,
+    policy: (c) => (seesEvent(c) ? 204 : 404),
+    mutates: true,
+  },
+  {
+    method: 'GET',
+    url: '/v1/schools/:schoolId/analytics',
+    dims: ['res', 'event'],
+    path: (t, w) => `${base(t, w)}/analytics?eventId=${event(t, w).id}`,
+    // The role is checked before the event is looked up, as for the quota: a 403 whatever the id.
+    policy: (c) => (c.role !== 'admin' ? 403 : !c.own ? 404 : 200),
+    mutates: false,
+  },
+  { method: 'GET', url: '/v1/schools/:schoolId/media/counts', dims: [], path: (t, w) => `${base(t, w)}/media/counts`, policy: () => 200, mutates: false },
+  // ---- Favourites (a family's: staff and students, who have none, get 403 once the event is visible) ----
+  {
+    method: 'GET',
+    url: '/v1/schools/:schoolId/events/:eventId/favourites',
+    dims: ['res', 'event'],
+    path: (t, w) => `${base(t, w)}/events/${event(t, w).id}/favourites`,
+    policy: readThenWrite(seesEvent, (r) => r === 'parent', 200),
+    mutates: false,
+  },
+  {
+    method: 'PUT',
+    url: '/v1/schools/:schoolId/events/:eventId/favourites/:assetId',
+    dims: ['res', 'event'],
+    path: (t, w) => `${base(t, w)}/events/${event(t, w).id}/favourites/${event(t, w).assetId}`,
+    body: () => ({}),
+    policy: readThenWrite(seesEvent, (r) => r === 'parent', 200),
+    mutates: true,
+  },
+  {
+    method: 'DELETE',
+    url: '/v1/schools/:schoolId/events/:eventId/favourites/:assetId',
+    dims: ['res', 'event'],
+    path: (t, w) => `${base(t, w)}/events/${event(t, w).id}/favourites/${event(t, w).assetId}`,
+    policy: readThenWrite(seesEvent, (r) => r === 'parent', 204),
+    mutates: true,
+  },
   // ---- Invitations (admins; any other role gets 403 before the invitation is looked up, so it tells nothing) ----
   { method: 'GET', url: '/v1/schools/:schoolId/invites', dims: [], path: (t, w) => `${base(t, w)}/invites`, policy: (c) => (c.role === 'admin' ? 200 : 403), mutates: false },
   {
@@ -474,6 +522,27 @@ const ROUTES: RouteSpec[] = [
     dims: ['res'],
     path: (t, w) => `${base(t, w)}/members/${res(t, w).memberTargets.removal.id}`,
     policy: readThenWrite((c) => c.own && staff(c.role), (r) => r === 'admin', 204),
+    mutates: true,
+  },
+  // ---- Notifications: every member has their own settings; admins set the school's sender ----
+  { method: 'GET', url: '/v1/schools/:schoolId/me/notifications', dims: [], path: (t, w) => `${base(t, w)}/me/notifications`, policy: () => 200, mutates: false },
+  {
+    method: 'PUT',
+    url: '/v1/schools/:schoolId/me/notifications',
+    dims: [],
+    path: (t, w) => `${base(t, w)}/me/notifications`,
+    body: () => ({ email: true, sms: false, phone: null }),
+    policy: () => 200,
+    mutates: true,
+  },
+  { method: 'GET', url: '/v1/schools/:schoolId/notification-sender', dims: [], path: (t, w) => `${base(t, w)}/notification-sender`, policy: (c) => (c.role === 'admin' ? 200 : 403), mutates: false },
+  {
+    method: 'PUT',
+    url: '/v1/schools/:schoolId/notification-sender',
+    dims: [],
+    path: (t, w) => `${base(t, w)}/notification-sender`,
+    body: () => ({ displayName: null, replyTo: null }),
+    policy: (c) => (c.role === 'admin' ? 200 : 403),
     mutates: true,
   },
   // Family erasure: last in the table, so it runs after every other allowed DELETE (it removes the family's parents and children).

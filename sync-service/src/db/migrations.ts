@@ -432,6 +432,131 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropIndex('media_school').execute();
     },
   },
+  '0013_favourites': {
+    async up(db: Kysely<unknown>) {
+      // A family's favourite media. An asset is known by its event and id (its variants are the media
+      // rows): no foreign key to media, because a re-published manifest replaces those rows and a
+      // favourite of an asset that comes back must survive it. Listings join through media, so a
+      // favourite of an asset no longer published simply shows nowhere.
+      await db.schema
+        .createTable('favourites')
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('family_id', 'text', (c) => c.notNull().references('families.id').onDelete('cascade'))
+        .addColumn('created_by', 'text', (c) => c.references('users.id').onDelete('set null'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('favourites_pk', ['family_id', 'event_id', 'asset_id'])
+        .execute();
+      await db.schema.createIndex('favourites_event').on('favourites').columns(['event_id', 'asset_id']).execute();
+      await db.schema.createIndex('favourites_school').on('favourites').column('school_id').execute();
+      await enableTenantRowSecurity(db, 'favourites');
+    },
+  },
+  '0011_notifications': {
+    async up(db: Kysely<unknown>) {
+      // What a member of a school wants to be told, and how. No row: e-mail on, SMS off (a parent who
+      // joined through an invitation has an address and no phone number yet).
+      await db.schema
+        .createTable('notification_preferences')
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('email_enabled', 'integer', (c) => c.notNull().check(sql`email_enabled in (0, 1)`))
+        .addColumn('sms_enabled', 'integer', (c) => c.notNull().check(sql`sms_enabled in (0, 1)`))
+        .addColumn('phone', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('notification_preferences_pk', ['school_id', 'user_id'])
+        .addCheckConstraint('notification_preferences_sms_phone', sql`sms_enabled = 0 or phone is not null`)
+        .execute();
+      await enableTenantRowSecurity(db, 'notification_preferences');
+
+      // How a school's mail presents itself: the sender's display name (the school's name when null) and
+      // where replies go (nowhere when null: MAIL_FROM is usually an address nobody reads).
+      await db.schema
+        .createTable('notification_senders')
+        .addColumn('school_id', 'text', (c) => c.primaryKey().references('schools.id').onDelete('cascade'))
+        .addColumn('display_name', 'text')
+        .addColumn('reply_to', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await enableTenantRowSecurity(db, 'notification_senders');
+
+      // One digest per family and event at a time: publishes add to the pending one (`new_media`), the
+      // worker sends it once NOTIFY_DIGEST_DELAY_SEC has passed since `opened_at`, and a publish after
+      // that opens the next `number`. See src/notify/digests.ts.
+      await db.schema
+        .createTable('notification_digests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('family_id', 'text', (c) => c.notNull().references('families.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('new_media', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending', 'sending', 'sent', 'cancelled')`))
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .addColumn('claim_id', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addUniqueConstraint('notification_digests_number', ['family_id', 'event_id', 'number'])
+        .execute();
+      await db.schema.createIndex('notification_digests_due').on('notification_digests').columns(['state', 'opened_at']).execute();
+      await db.schema.createIndex('notification_digests_event').on('notification_digests').columns(['event_id', 'state']).execute();
+      await enableTenantRowSecurity(db, 'notification_digests');
+
+      // News about an event for everyone who may see it (its dates moved, its gallery closes soon). One
+      // row per event, kind and `ref` (the version, the closing date), so a sweep that runs twice adds nothing.
+      await db.schema
+        .createTable('event_notices')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('dates-changed', 'gallery-expiring')`))
+        .addColumn('ref', 'text', (c) => c.notNull())
+        .addColumn('detail', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending', 'sending', 'sent', 'cancelled')`))
+        .addColumn('claim_id', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addUniqueConstraint('event_notices_once', ['event_id', 'kind', 'ref'])
+        .execute();
+      await db.schema.createIndex('event_notices_due').on('event_notices').columns(['state', 'created_at']).execute();
+      await enableTenantRowSecurity(db, 'event_notices');
+
+      // Text messages go through the outbox too (the same claims, retries and idempotency), told apart by channel.
+      await db.schema
+        .alterTable('outbox')
+        .addColumn('channel', 'text', (c) => c.notNull().defaultTo('email').check(sql`channel in ('email', 'sms')`))
+        .execute();
+    },
+  },
+  '0012_analytics': {
+    async up(db: Kysely<unknown>) {
+      // First-party gallery analytics, kept as small as the admin screens allow: one row says that one
+      // family (or the school's staff, together) viewed or downloaded one asset on one UTC day. Opening
+      // the same photo again that day changes nothing, so a row is its own de-duplication and a count is
+      // a count of rows. No time of day, no user, no IP, no user agent. Families' rows go with the family.
+      await db.schema
+        .createTable('media_activity')
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('asset_id', 'text', (c) => c.notNull())
+        .addColumn('family_id', 'text', (c) => c.references('families.id').onDelete('cascade'))
+        .addColumn('audience', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('day', 'text', (c) => c.notNull())
+        .addCheckConstraint('media_activity_audience', sql`audience in ('family', 'staff') and (audience = 'family' or family_id is null)`)
+        .addCheckConstraint('media_activity_kind', sql`kind in ('view', 'download')`)
+        .execute();
+      // NULLs are distinct in a unique index on both engines: coalesce makes rows without a family collide too.
+      await sql`create unique index media_activity_once on media_activity (school_id, event_id, asset_id, kind, day, audience, coalesce(family_id, ''))`.execute(db);
+      await db.schema.createIndex('media_activity_school_day').on('media_activity').columns(['school_id', 'day']).execute();
+      await enableTenantRowSecurity(db, 'media_activity');
+    },
+  },
 };
 
 /**

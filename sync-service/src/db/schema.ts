@@ -452,3 +452,130 @@ export interface MediaTable {
   /** Base64 of the picture's thumbhash from the manifest (the same on each variant row); null when the desktop sent none. */
   thumbhash: string | null;
 }
+
+// ---- Favourites (migration 0013) ----
+
+/** One asset a family marked as a favourite in the gallery. */
+export interface FavouritesTable {
+  school_id: string;
+  event_id: string;
+  asset_id: string;
+  family_id: string;
+  /** The parent who marked it; null once that account is gone. */
+  created_by: string | null;
+  created_at: string;
+}
+
+export interface Database {
+  favourites: FavouritesTable;
+}
+
+// ---- Parents' notifications (migration 0011) ----
+
+export const NOTICE_STATES = ['pending', 'sending', 'sent', 'cancelled'] as const;
+/** A digest's or notice's life: waiting, being turned into messages by a worker, done, or dropped. */
+export type NoticeState = (typeof NOTICE_STATES)[number];
+
+export const EVENT_NOTICE_KINDS = ['dates-changed', 'gallery-expiring'] as const;
+export type EventNoticeKind = (typeof EVENT_NOTICE_KINDS)[number];
+
+export const OUTBOX_CHANNELS = ['email', 'sms'] as const;
+/** How an outbox row is delivered: by SMTP, or by the SMS provider (then `to_address` is a phone number). */
+export type OutboxChannel = (typeof OUTBOX_CHANNELS)[number];
+
+/** A member's choices for one school; no row means e-mail on, SMS off. */
+export interface NotificationPreferencesTable {
+  school_id: string;
+  user_id: string;
+  /** 0/1. */
+  email_enabled: number;
+  /** 0/1; 1 only with a phone number. */
+  sms_enabled: number;
+  /** E.164 (`+447700900123`). */
+  phone: string | null;
+  updated_at: string;
+}
+
+/** How a school's mail presents itself; no row: the school's name, no Reply-To. */
+export interface NotificationSendersTable {
+  school_id: string;
+  display_name: string | null;
+  reply_to: string | null;
+  updated_at: string;
+}
+
+/** The pending (or sent) digest of new media for one family and one event. */
+export interface NotificationDigestsTable {
+  id: string;
+  school_id: string;
+  family_id: string;
+  event_id: string;
+  /** 1 for the first digest of this family and event, then 2, … */
+  number: number;
+  /** Media the family may see that were new in the publishes this digest gathers. */
+  new_media: number;
+  state: NoticeState;
+  /** The first publish this digest gathers; it is due NOTIFY_DIGEST_DELAY_SEC later. */
+  opened_at: string;
+  claim_id: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+/** News about an event for everyone who may see it. */
+export interface EventNoticesTable {
+  id: string;
+  school_id: string;
+  event_id: string;
+  kind: EventNoticeKind;
+  /** What makes it once-only: the event's version (dates changed) or the closing date (gallery expiring). */
+  ref: string;
+  /** JSON text: the dates the mail states. */
+  detail: string;
+  state: NoticeState;
+  claim_id: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  sent_at: string | null;
+}
+
+export interface OutboxTable {
+  channel: ColumnType<OutboxChannel, OutboxChannel | undefined, OutboxChannel>;
+}
+
+export interface Database {
+  notification_preferences: NotificationPreferencesTable;
+  notification_senders: NotificationSendersTable;
+  notification_digests: NotificationDigestsTable;
+  event_notices: EventNoticesTable;
+}
+
+export type NotificationDigestRow = Selectable<NotificationDigestsTable>;
+export type EventNoticeRow = Selectable<EventNoticesTable>;
+
+// ---- Gallery analytics (migration 0012) ----
+
+export const ACTIVITY_KINDS = ['view', 'download'] as const;
+export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
+/** `family`: parents and students (the gallery's audience); `staff`: admins, photographers, teachers. */
+export type ActivityAudience = 'family' | 'staff';
+
+/** One asset viewed or downloaded by one family (or by staff) on one day; at most one row for each. */
+export interface MediaActivityTable {
+  school_id: string;
+  event_id: string;
+  asset_id: string;
+  /** The family it counts for; null for staff, and for a parent or student in no family. */
+  family_id: string | null;
+  audience: ActivityAudience;
+  kind: ActivityKind;
+  /** `YYYY-MM-DD`, UTC. */
+  day: string;
+}
+
+export interface Database {
+  media_activity: MediaActivityTable;
+}

@@ -11,6 +11,7 @@ import type { TokenService } from '../auth/tokens.ts';
 import { ROLES, type Database } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { INVITE_STATUSES, type InviteService } from '../services/invites.ts';
+import { ACCESS_COOKIE, readCookies } from '../auth/web-session.ts';
 import { authenticate, callerOf } from './auth.ts';
 import { parse } from './validation.ts';
 import { doc } from '../openapi.ts';
@@ -94,7 +95,8 @@ export function inviteRoutes(
     const body = parse(AcceptBody, request.body);
     const context = { ip: request.ip };
     let accepted: { userId: string; createdAccount: boolean };
-    if (request.headers.authorization !== undefined) {
+    // Signed in with a bearer token (the desktop) or the gallery's session cookie (a browser).
+    if (request.headers.authorization !== undefined || readCookies(request).has(ACCESS_COOKIE)) {
       const signedInUserId = await authenticate(tokens, request);
       if (body.name !== undefined || body.password !== undefined) {
         throw new ApiError('invalid-input', 'You are signed in: send only the token to add this school to your account.');

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import { idSchema, manifestBodySchema, MEDIA_VARIANTS, reservationRequestSchema } from '../../../app/sync/protocol.ts';
+import type { AnalyticsService } from '../analytics/analytics.service.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import type { Database } from '../db/schema.ts';
 import type { EventService } from '../services/events.ts';
@@ -40,6 +41,12 @@ const PageQuery = z.strictObject({
   cursor: z.string().regex(/^\d{1,9}$/, 'must be the nextCursor of the previous page').transform(Number).optional(),
 });
 
+/** A listing page, narrowed for a parent to the family's favourites or to one of their children. */
+const ListQuery = PageQuery.extend({
+  favourites: z.enum(['0', '1'], { error: "must be 1 (only the family's favourites) or 0" }).optional(),
+  child: Id.optional(),
+});
+
 /** `?download=1`: the URL makes the browser save the file (`attachment`); otherwise it shows it (`inline`). */
 const UrlQuery = z.strictObject({
   download: z.enum(['0', '1'], { error: 'must be 1 (save the file) or 0 (show it)' }).optional(),
@@ -51,6 +58,8 @@ export interface MediaRouteDeps {
   events: EventService;
   /** Unset: no bucket configured; publishing and URLs answer 503. */
   media: MediaSettings | undefined;
+  /** Counts publishes and records downloads (`analytics/`); unset, neither is counted. */
+  analytics?: Pick<AnalyticsService, 'published' | 'recordDownload'>;
 }
 
 export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
@@ -98,19 +107,29 @@ export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
     const { schoolId, eventId } = parse(EventParams, request.params, 'path');
     const who = await caller(request, schoolId);
     const body = parse(ManifestBody, request.body);
-    return media.publish(who, eventId, body.reservationId, body.assets);
+    const result = await media.publish(who, eventId, body.reservationId, body.assets);
+    deps.analytics?.published(result);
+    return result;
   });
 
   app.get('/v1/schools/:schoolId/events/:eventId/media', doc({
     summary: "A page of an event's published media, with short-lived URLs for thumbnails and previews",
     params: EventParams,
-    query: PageQuery,
-    errors: ['gone'],
+    query: ListQuery,
+    errors: ['gone', 'forbidden'],
   }), async (request) => {
     const { schoolId, eventId } = parse(EventParams, request.params, 'path');
     const who = await caller(request, schoolId);
-    const page = parse(PageQuery, request.query, 'query');
-    return media.list(who, eventId, { limit: page.limit, after: page.cursor });
+    const page = parse(ListQuery, request.query, 'query');
+    return media.list(who, eventId, { limit: page.limit, after: page.cursor, favourites: page.favourites === '1', child: page.child });
+  });
+
+  app.get('/v1/schools/:schoolId/media/counts', doc({
+    summary: 'How many media of each event the caller may see (audience and consent applied), with a cover thumbhash',
+    params: SchoolParams,
+  }), async (request) => {
+    const { schoolId } = parse(SchoolParams, request.params, 'path');
+    return { events: await media.counts(await caller(request, schoolId)) };
   });
 
   app.get('/v1/schools/:schoolId/events/:eventId/media/:assetId/:variant', doc({
@@ -122,6 +141,8 @@ export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
     const params = parse(VariantParams, request.params, 'path');
     const who = await caller(request, params.schoolId);
     const { download } = parse(UrlQuery, request.query, 'query');
-    return media.url(who, params.eventId, params.assetId, params.variant, { download: download === '1' });
+    const url = await media.url(who, params.eventId, params.assetId, params.variant, { download: download === '1' });
+    if (download === '1') await deps.analytics?.recordDownload(who, params.eventId, params.assetId, params.variant);
+    return url;
   });
 }

@@ -124,6 +124,14 @@ export function peopleRoutes(app: FastifyInstance, deps: { db: Kysely<Database>;
   });
 
   // ---- Consent ----
+  app.get(`${base}/family/children`, doc({
+    summary: "The caller's own children, first names only, with their consent (parents)",
+    params: SchoolParams,
+    errors: ['forbidden'],
+  }), async (request) => {
+    const { schoolId } = parse(SchoolParams, request.params, 'path');
+    return { children: await people.familyChildren(await caller(request, schoolId)) };
+  });
   app.get(`${base}/students/:studentId/consent`, doc({
     summary: "A student's consent per purpose, with who set it and when",
     params: StudentParams,

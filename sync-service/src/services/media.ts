@@ -8,9 +8,11 @@ import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import type { Database, MediaRow, MediaTable, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
+import { isPostgres } from '../db/dialect.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import type { Caller, EventService, PublicEvent } from './events.ts';
 import { ensureUsage, planOf, quotaExceeded, readUsage } from './quota.ts';
+import { queueMediaDigests } from '../notify/notify-queue.ts';
 import type { MediaSettings, ObjectStore } from './storage.ts';
 
 import { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant } from '../../../app/sync/protocol.ts';
@@ -69,7 +71,12 @@ export interface SignedUrl {
 
 export interface PublicMedia extends MediaDescription {
   assetId: string;
+  /** Staff only: every student tagged. */
   people?: string[];
+  /** Parents only: the caller's own children tagged (never anyone else's). */
+  children?: string[];
+  /** Parents only: whether the caller's family marked it as a favourite. */
+  favourite?: boolean;
   /** Every variant published, with its size; `url`/`expiresAt` for the listed ones (thumb, preview, poster). */
   variants: Record<string, { size: number } & Partial<SignedUrl>>;
 }
@@ -86,6 +93,73 @@ export function mayView(caller: Caller, event: PublicEvent, media: MediaItem, pu
   if ([...media.variants.values()].some((row) => row.event_id !== event.id)) return false;
   if (STAFF_ROLES.includes(caller.role)) return true;
   return event.state === 'published' && media.people.every((id) => publishable.has(id));
+}
+
+/** What narrows a listing: a page, and for parents their favourites or one of their children. */
+export interface ListOptions {
+  limit: number;
+  after: number | undefined;
+  /** Only the caller's family's favourites (parents only). */
+  favourites?: boolean;
+  /** Only media tagged with this student: for a parent one of their own children, for staff anyone. */
+  child?: string | undefined;
+}
+
+/** A parent's side of the school: the families they are in and those families' live children. */
+export interface FamilyScope {
+  familyIds: string[];
+  childIds: ReadonlySet<string>;
+}
+
+/** An event's media as the caller may see them: how many, and the first one's thumbhash for a cover. */
+export interface EventMediaCount {
+  eventId: string;
+  mediaCount: number;
+  coverThumbhash: string | null;
+}
+
+/**
+ * The families `caller` (a parent) belongs to in their school and those families' live children, in
+ * one query; empty for anyone else. A family with no children still counts (it has favourites).
+ */
+export async function familyScope(db: Kysely<Database>, caller: Caller): Promise<FamilyScope> {
+  if (caller.role !== 'parent') return { familyIds: [], childIds: new Set() };
+  const rows = await db
+    .selectFrom('family_members')
+    .innerJoin('families', 'families.id', 'family_members.family_id')
+    .leftJoin('family_students', 'family_students.family_id', 'families.id')
+    .leftJoin('students', (join) =>
+      join.onRef('students.id', '=', 'family_students.student_id').on('students.deleted_at', 'is', null).on('students.school_id', '=', caller.schoolId),
+    )
+    .select(['families.id as family_id', 'students.id as student_id'])
+    .where('family_members.user_id', '=', caller.userId)
+    .where('families.school_id', '=', caller.schoolId)
+    .execute();
+  return {
+    familyIds: [...new Set(rows.map((row) => row.family_id))],
+    childIds: new Set(rows.flatMap((row) => (row.student_id === null ? [] : [row.student_id]))),
+  };
+}
+
+/**
+ * Of `tagged` (student ids), those of a live student of the school whose publish consent is granted:
+ * one query however many. A tagged id that is not a live student (erased, or never synced) has no
+ * consent, so its media stay hidden.
+ */
+export async function publishableStudents(db: Kysely<Database>, schoolId: string, tagged: readonly string[]): Promise<ReadonlySet<string>> {
+  const ids = [...new Set(tagged)];
+  if (ids.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('consents')
+    .innerJoin('students', 'students.id', 'consents.student_id')
+    .select('consents.student_id')
+    .where('students.school_id', '=', schoolId)
+    .where('students.deleted_at', 'is', null)
+    .where('consents.purpose', '=', 'publish')
+    .where('consents.granted', '=', 1)
+    .where('consents.student_id', 'in', ids)
+    .execute();
+  return new Set(rows.map((row) => row.student_id));
 }
 
 /** `Sports Day!` → `sports-day`; the file names browsers save never carry the camera's names. */
@@ -324,6 +398,8 @@ export class MediaService {
         .$if(delta > held, (q) => q.where(sql<boolean>`used_bytes + reserved_bytes - ${held} + ${delta} <= ${limit}`))
         .executeTakeFirst();
       if (Number(settled.numUpdatedRows) !== 1) return { ok: false as const, needed: delta - held };
+      // Before the old rows go: what was already published is not news in the families' digests.
+      await queueMediaDigests(trx, { schoolId: caller.schoolId, eventId, assets });
       await trx.deleteFrom('media').where('event_id', '=', eventId).execute();
       for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('media').values(rows.slice(i, i + INSERT_CHUNK)).execute();
       await recordAudit(trx, {
@@ -367,49 +443,211 @@ export class MediaService {
   /**
    * A page of the event's media the caller may see, with URLs for thumb, preview and poster. Two
    * queries whatever the page size: the page's rows (its positions picked by a subquery, one more than
-   * the page to tell whether another follows) and, for parents and students, the consent of everyone
-   * tagged in them. Media hidden by consent leave a page short: follow `nextCursor` until it is null.
+   * the page to tell whether another follows, narrowed there to the family's favourites or to one
+   * child's tag; for a parent each row says whether the family marked its asset) and, for parents and
+   * students, the consent of everyone tagged in them (for a parent, with which of them are their own).
+   * A `child` filter costs one query more, to check the child is the parent's. Media hidden by consent
+   * leave a page short: follow `nextCursor` until it is null.
+   *
+   * A parent is told, per media, only which of their own children are tagged; `child` must be one of
+   * them (anyone else's id is a 404, whether or not that student exists).
    */
-  async list(caller: Caller, eventId: string, page: { limit: number; after: number | undefined }): Promise<{ media: PublicMedia[]; nextCursor: string | null }> {
+  async list(caller: Caller, eventId: string, page: ListOptions): Promise<{ media: PublicMedia[]; nextCursor: string | null }> {
     const event = await this.events.gallery(caller, eventId);
     const settings = this.settings();
+    const staff = STAFF_ROLES.includes(caller.role);
+    const parent = caller.role === 'parent';
+    if (page.favourites === true && !parent) throw new ApiError('forbidden', 'Favourites belong to a family: only parents have them.');
+    if (page.child !== undefined && !staff && !(await this.ownChildren(caller, [page.child])).has(page.child)) throw new ApiError('not-found', 'No such child in your family.');
+    // The tag list is JSON text holding each id as a JSON string: an exact substring test, no LIKE escaping.
+    const tag = page.child === undefined ? undefined : JSON.stringify(page.child);
+    const tagged = (text: string) => (isPostgres(this.db) ? sql<number>`strpos(m.people, ${text})` : sql<number>`instr(m.people, ${text})`);
     const rows = await this.db
       .selectFrom('media')
-      .selectAll()
-      .where('event_id', '=', eventId)
-      .where('school_id', '=', caller.schoolId)
-      .where('position', 'in', (eb) =>
+      .selectAll('media')
+      .$if(parent, (q) =>
+        q.select((eb) =>
+          eb
+            .exists(
+              eb
+                .selectFrom('favourites')
+                .select('favourites.asset_id')
+                .whereRef('favourites.event_id', '=', 'media.event_id')
+                .whereRef('favourites.asset_id', '=', 'media.asset_id')
+                .where('favourites.family_id', 'in', (sub) =>
+                  // The caller's families, as a subquery: no round trip of its own.
+                  sub
+                    .selectFrom('family_members')
+                    .innerJoin('families', 'families.id', 'family_members.family_id')
+                    .select('family_members.family_id')
+                    .where('family_members.user_id', '=', caller.userId)
+                    .where('families.school_id', '=', caller.schoolId),
+                ),
+            )
+            .as('favourite'),
+        ),
+      )
+      .where('media.event_id', '=', eventId)
+      .where('media.school_id', '=', caller.schoolId)
+      .where('media.position', 'in', (eb) =>
         eb
-          .selectFrom('media')
-          .select('position')
+          .selectFrom('media as m')
+          .select('m.position')
           .distinct()
-          .where('event_id', '=', eventId)
-          .where('school_id', '=', caller.schoolId)
-          .$if(page.after !== undefined, (q) => q.where('position', '>', page.after ?? -1))
-          .orderBy('position')
+          .where('m.event_id', '=', eventId)
+          .where('m.school_id', '=', caller.schoolId)
+          .$if(page.after !== undefined, (q) => q.where('m.position', '>', page.after ?? -1))
+          .$if(tag !== undefined, (q) => q.where(tagged(tag ?? ''), '>', 0))
+          .$if(page.favourites === true, (q) =>
+            q.where((inner) =>
+              inner.exists(
+                inner
+                  .selectFrom('favourites')
+                  .select('favourites.asset_id')
+                  .whereRef('favourites.event_id', '=', 'm.event_id')
+                  .whereRef('favourites.asset_id', '=', 'm.asset_id')
+                  .where('favourites.family_id', 'in', (sub) =>
+                    sub
+                      .selectFrom('family_members')
+                      .innerJoin('families', 'families.id', 'family_members.family_id')
+                      .select('family_members.family_id')
+                      .where('family_members.user_id', '=', caller.userId)
+                      .where('families.school_id', '=', caller.schoolId),
+                  ),
+              ),
+            ),
+          )
+          .orderBy('m.position')
           .limit(page.limit + 1),
       )
-      .orderBy('position')
-      .orderBy('variant')
+      .orderBy('media.position')
+      .orderBy('media.variant')
       .execute();
+    const marked = new Set(rows.flatMap((row) => ('favourite' in row && Boolean(row.favourite) ? [row.asset_id] : [])));
     const grouped = groupItems(rows);
     const more = grouped.length > page.limit;
     const onPage = grouped.slice(0, page.limit);
     if (onPage.length === 0) return { media: [], nextCursor: null };
-    const publishable = await this.publishable(caller, onPage);
-    const items = onPage.filter((item) => mayView(caller, event, item, publishable));
-    const staff = STAFF_ROLES.includes(caller.role);
+    const { publishable, own } = parent ? await this.parentTags(caller, onPage.flatMap((item) => item.people)) : { publishable: await this.publishable(caller, onPage), own: new Set<string>() };
+    const items = onPage.filter((item) => mayView(caller, event, item, publishable) && (page.child === undefined || item.people.includes(page.child)));
     const media = await Promise.all(
       items.map(async (item) => {
         const variants: PublicMedia['variants'] = {};
         for (const [variant, row] of item.variants) {
           variants[variant] = LISTED_VARIANTS.includes(variant) ? { size: Number(row.size), ...(await this.sign(settings, event, row)) } : { size: Number(row.size) };
         }
-        return toPublicMedia(item, variants, staff);
+        const shown = toPublicMedia(item, variants, staff);
+        return parent ? { ...shown, children: item.people.filter((id) => own.has(id)), favourite: marked.has(item.assetId) } : shown;
       }),
     );
     const last = onPage[onPage.length - 1]?.position;
     return { media, nextCursor: more && last !== undefined ? String(last) : null };
+  }
+
+  /**
+   * For a parent, of the students tagged on a page: those whose publish consent is granted, and those
+   * who are the parent's own children (live, of this school), in one query.
+   */
+  private async parentTags(caller: Caller, tagged: readonly string[]): Promise<{ publishable: ReadonlySet<string>; own: ReadonlySet<string> }> {
+    const ids = [...new Set(tagged)];
+    if (ids.length === 0) return { publishable: new Set(), own: new Set() };
+    const rows = await this.db
+      .selectFrom('students')
+      .select((eb) => [
+        'students.id',
+        eb
+          .exists(
+            eb
+              .selectFrom('consents')
+              .select('consents.student_id')
+              .whereRef('consents.student_id', '=', 'students.id')
+              .where('consents.purpose', '=', 'publish')
+              .where('consents.granted', '=', 1),
+          )
+          .as('publishable'),
+        eb
+          .exists(
+            eb
+              .selectFrom('family_students')
+              .innerJoin('family_members', 'family_members.family_id', 'family_students.family_id')
+              .innerJoin('families', 'families.id', 'family_students.family_id')
+              .select('family_students.student_id')
+              .whereRef('family_students.student_id', '=', 'students.id')
+              .where('family_members.user_id', '=', caller.userId)
+              .where('families.school_id', '=', caller.schoolId),
+          )
+          .as('own'),
+      ])
+      .where('students.school_id', '=', caller.schoolId)
+      .where('students.deleted_at', 'is', null)
+      .where('students.id', 'in', ids)
+      .execute();
+    return {
+      publishable: new Set(rows.filter((row) => Boolean(row.publishable)).map((row) => row.id)),
+      own: new Set(rows.filter((row) => Boolean(row.own)).map((row) => row.id)),
+    };
+  }
+
+  /** Of `ids`, the caller's own children (live students of this school in one of the caller's families). */
+  private async ownChildren(caller: Caller, ids: readonly string[]): Promise<ReadonlySet<string>> {
+    if (caller.role !== 'parent' || ids.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('family_students')
+      .innerJoin('family_members', 'family_members.family_id', 'family_students.family_id')
+      .innerJoin('families', 'families.id', 'family_students.family_id')
+      .innerJoin('students', 'students.id', 'family_students.student_id')
+      .select('family_students.student_id')
+      .where('family_members.user_id', '=', caller.userId)
+      .where('families.school_id', '=', caller.schoolId)
+      .where('students.school_id', '=', caller.schoolId)
+      .where('students.deleted_at', 'is', null)
+      .where('family_students.student_id', 'in', [...ids])
+      .execute();
+    return new Set(rows.map((row) => row.student_id));
+  }
+
+  /** Whether `caller` may see asset `assetId` of `event` (an event they were allowed to open): the listing's rule for one asset. */
+  async viewable(caller: Caller, event: PublicEvent, assetId: string): Promise<boolean> {
+    const rows = await this.db
+      .selectFrom('media')
+      .selectAll()
+      .where('event_id', '=', event.id)
+      .where('school_id', '=', caller.schoolId)
+      .where('asset_id', '=', assetId)
+      .execute();
+    const item = groupItems(rows)[0];
+    return item !== undefined && mayView(caller, event, item, await this.publishable(caller, [item]));
+  }
+
+  /**
+   * Each event the caller may see, with how many of its media they may see (audience and consent
+   * applied) and the thumbhash of the first of them for a cover. Two queries after the event list: one
+   * row per asset of those events (the columns read are the same on every variant row of an asset) and
+   * the consent of everyone tagged.
+   */
+  async counts(caller: Caller): Promise<EventMediaCount[]> {
+    const events = await this.events.list(caller);
+    if (events.length === 0) return [];
+    const staff = STAFF_ROLES.includes(caller.role);
+    const rows = await this.db
+      .selectFrom('media')
+      .select(['event_id', 'asset_id', 'position', 'people', 'thumbhash'])
+      .distinct()
+      .where('school_id', '=', caller.schoolId)
+      .where('event_id', 'in', events.map((e) => e.id))
+      .orderBy('event_id')
+      .orderBy('position')
+      .execute();
+    const items = rows.map((row) => ({ ...row, tags: parseList(row.people) }));
+    const publishable = staff ? new Set<string>() : await publishableStudents(this.db, caller.schoolId, items.flatMap((item) => item.tags));
+    const counts = new Map<string, EventMediaCount>(events.map((e) => [e.id, { eventId: e.id, mediaCount: 0, coverThumbhash: null }]));
+    for (const item of items) {
+      const entry = counts.get(item.event_id);
+      if (entry === undefined || (!staff && !item.tags.every((id) => publishable.has(id)))) continue;
+      entry.mediaCount += 1;
+      entry.coverThumbhash ??= item.thumbhash;
+    }
+    return [...counts.values()];
   }
 
   /**
@@ -419,19 +657,7 @@ export class MediaService {
    */
   private async publishable(caller: Caller, items: readonly MediaItem[]): Promise<ReadonlySet<string>> {
     if (STAFF_ROLES.includes(caller.role)) return new Set();
-    const tagged = [...new Set(items.flatMap((item) => item.people))];
-    if (tagged.length === 0) return new Set();
-    const rows = await this.db
-      .selectFrom('consents')
-      .innerJoin('students', 'students.id', 'consents.student_id')
-      .select('consents.student_id')
-      .where('students.school_id', '=', caller.schoolId)
-      .where('students.deleted_at', 'is', null)
-      .where('consents.purpose', '=', 'publish')
-      .where('consents.granted', '=', 1)
-      .where('consents.student_id', 'in', tagged)
-      .execute();
-    return new Set(rows.map((row) => row.student_id));
+    return publishableStudents(this.db, caller.schoolId, items.flatMap((item) => item.people));
   }
 
   /**

@@ -58,6 +58,16 @@ export interface ConsentState {
 
 export type PublicConsent = { studentId: string } & Record<ConsentPurpose, ConsentState>;
 
+/**
+ * One of a parent's own children as the gallery shows it: the first name only (what a filter chip and
+ * the family page need) and whether each purpose is granted.
+ */
+export interface FamilyChild {
+  id: string;
+  firstName: string;
+  consent: Record<ConsentPurpose, boolean>;
+}
+
 export interface StudentFields {
   name: string;
   classId: string | null;
@@ -654,6 +664,33 @@ export class PeopleService {
   }
 
   // ---- Consent ----
+
+  /**
+   * The caller's own children (a parent's, across their families in this school), first names only,
+   * with their consent: the gallery's filter chips and family page. Staff and students have no family
+   * here (403).
+   */
+  async familyChildren(caller: Caller): Promise<FamilyChild[]> {
+    if (caller.role !== 'parent') throw new ApiError('forbidden', 'Only parents have children in a family here.');
+    const rows = await this.db
+      .selectFrom('students')
+      .select(['id', 'name'])
+      .where('school_id', '=', caller.schoolId)
+      .where('deleted_at', 'is', null)
+      .where('id', 'in', this.ownStudentIds(this.db, caller))
+      .orderBy('name')
+      .orderBy('id')
+      .execute();
+    const consents = await loadConsents(this.db, caller.schoolId, rows.map((row) => row.id));
+    return rows.map((row) => {
+      const consent = consents.get(row.id);
+      return {
+        id: row.id,
+        firstName: (row.name ?? '').trim().split(/\s+/)[0] ?? '',
+        consent: { publish: consent?.publish.granted ?? false, yearbook: consent?.yearbook.granted ?? false },
+      };
+    });
+  }
 
   async getConsent(caller: Caller, studentId: string): Promise<PublicConsent> {
     await this.visibleStudent(this.db, caller, studentId);

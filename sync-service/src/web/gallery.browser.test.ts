@@ -2,10 +2,12 @@
 /**
  * The parents' gallery in a real browser (Debian's Chromium through playwright-core) against a real
  * service listening on loopback, over a seeded database and s3rver holding real pictures and a real
- * video: a parent signs in with the family's access code and walks through their events.
+ * video: a parent signs in with the family's access code and walks through their events, keeps
+ * favourites, filters to their child, withdraws that child's consent; invitations are accepted from
+ * their e-mail link.
  */
 import { execFile } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +23,13 @@ import { startS3Server, type S3Server } from '../../../app/test/s3-server.ts';
 import type { ManifestAssetInput } from '../../../app/sync/protocol.ts';
 import { buildApp } from '../app.ts';
 import { ACCESS_COOKIE, REFRESH_COOKIE } from '../auth/web-session.ts';
+import { SmtpMailer } from '../mail/mailer.ts';
+import { Outbox, OutboxWorker } from '../mail/outbox.ts';
+import { startSmtpServer, type TestSmtpServer } from '../mail/smtp-test-server.ts';
 import type { PublicFamily } from '../services/people.ts';
 import { S3ObjectStore } from '../services/storage.ts';
 import { TEST_DATABASES } from '../test/databases.ts';
-import { send, startHarness, TEST_SCRYPT, type Harness } from '../test/harness.ts';
+import { PASSWORD, send, startHarness, TEST_SCRYPT, type Harness } from '../test/harness.ts';
 
 const run = promisify(execFile);
 /** Media in the parent's event: enough for three listing pages and a grid that must be windowed on a phone. */
@@ -32,10 +37,15 @@ const MEDIA = 240;
 const PHONE = { width: 360, height: 740 };
 const DESKTOP = { width: 1280, height: 800 };
 const PARENT = { name: 'Maria Lima', email: 'maria@family.test', password: 'a long parent password' };
+/** Sports Day's photos of the parent's child Ana: every tenth from the fourth (one of them with Chidi, of the other family). */
+const ANA_EVERY = 10;
+const ANA_PHOTOS = MEDIA / ANA_EVERY;
 
 let s3: S3Server;
 let client: S3Client;
 let browser: Browser;
+let smtp: TestSmtpServer;
+let mailer: SmtpMailer;
 /** Pictures in a few colours (JPEG preview, WebP thumb) and their thumbhashes. */
 let pictures: Array<{ preview: Buffer; thumb: Buffer; thumbhash: string }>;
 let video: { proxy: Buffer; poster: Buffer; thumb: Buffer };
@@ -51,7 +61,9 @@ async function picture(r: number, g: number, b: number): Promise<{ preview: Buff
 }
 
 beforeAll(async () => {
-  const [started, launched] = await Promise.all([startS3Server(), launchBrowser()]);
+  const [started, launched, mailServer] = await Promise.all([startS3Server(), launchBrowser(), startSmtpServer()]);
+  smtp = mailServer;
+  mailer = new SmtpMailer(smtp.url);
   s3 = started;
   client = s3.client();
   browser = launched;
@@ -71,6 +83,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await s3?.close();
+  await mailer?.close();
+  await smtp?.stop();
 });
 
 describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (target) => {
@@ -84,6 +98,12 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
   const previews = new Map<string, Buffer>();
   let assetIds: string[] = [];
   let code = '';
+  let admin = '';
+  let familyId = '';
+  const kids = { ana: '', chidi: '' };
+  let worker: OutboxWorker;
+  /** Every URL the service was asked for: an invitation's token must never be among them. */
+  const requested: string[] = [];
 
   /** A request to the listening app (the harness's own app has no bucket). */
   const api = (method: 'GET' | 'POST' | 'PUT', url: string, token: string | undefined, body?: unknown) => send({ ...h, app }, method, url, token, body);
@@ -97,6 +117,9 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
     expect(response.statusCode, response.body).toBe(201);
     return response.json<{ id: string }>().id;
   }
+
+  /** Who is tagged in asset `i`: Ana in every tenth from the fourth (with Chidi in one), Chidi alone in the eighth. */
+  const peopleOf = (i: number): string[] => (i % ANA_EVERY === 3 ? (i === 13 ? [kids.ana, kids.chidi] : [kids.ana]) : i === 7 ? [kids.chidi] : []);
 
   /** Uploads `MEDIA` assets (the first a video) for the event and publishes their manifest. */
   async function publish(eventId: string, token: string): Promise<void> {
@@ -128,6 +151,7 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
         title: null,
         description: null,
         tags: [],
+        people: peopleOf(i),
         thumbhash: isVideo ? null : pic.thumbhash,
         variants,
       });
@@ -143,21 +167,34 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
 
   beforeAll(async () => {
     h = await startHarness(target);
+    const outbox = new Outbox(randomBytes(32));
     app = buildApp({
       db: h.db.kysely,
       tokens: h.tokens,
       refreshTtlSeconds: 3600,
       scrypt: TEST_SCRYPT,
       media: { store: new S3ObjectStore(s3.client(), s3.bucket), urlTtlSeconds: 300 },
+      outbox,
+    });
+    worker = new OutboxWorker(h.db.kysely, outbox, { mailer, fromAddress: 'photos@keepsake.test' });
+    app.addHook('onRequest', async (request) => {
+      requested.push(request.url);
     });
     base = await app.listen({ host: '127.0.0.1', port: 0 });
     school = await h.createSchool('greenfield');
     otherSchool = await h.createSchool('riverside');
-    const admin = await h.tokens.issue(await h.createUser('admin@g.test', [[school, 'admin']]));
+    admin = await h.tokens.issue(await h.createUser('admin@g.test', [[school, 'admin']]));
     const otherAdmin = await h.tokens.issue(await h.createUser('admin@r.test', [[otherSchool, 'admin']]));
     const family = async (name: string) => (await api('POST', `/v1/schools/${school}/families`, admin, { name })).json<PublicFamily>().id;
     const mine = await family('Lima');
     const theirs = await family('Okafor');
+    familyId = mine;
+    for (const [key, name, of] of [['ana', 'Ana Lima', mine], ['chidi', 'Chidi Okafor', theirs]] as const) {
+      const student = await api('POST', `/v1/schools/${school}/students`, admin, { name });
+      kids[key] = student.json<{ id: string }>().id;
+      expect((await api('POST', `/v1/schools/${school}/families/${of}/students`, admin, { studentId: kids[key] })).statusCode).toBe(200);
+      expect((await api('PUT', `/v1/schools/${school}/students/${kids[key]}/consent/publish`, admin, { granted: true })).statusCode).toBe(200);
+    }
     events.mine = await event(school, admin, { name: 'Sports Day', audience: { scope: 'some', familyIds: [mine] } });
     events.theirs = await event(school, admin, { name: 'Okafor Family Portraits', audience: { scope: 'some', familyIds: [theirs] } });
     events.expired = await event(school, admin, { name: 'Spring Fair', startsOn: '2026-03-01', galleryExpiresOn: '2026-03-10' });
@@ -337,4 +374,185 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
       await context.close();
     }
   }, 40_000);
+
+  /** Signs in with the account the access code made (the first test) in a fresh page. */
+  async function signedIn(context: BrowserContext): Promise<Page> {
+    const page = await open(context, '/sign-in');
+    await page.getByRole('button', { name: 'I have an account' }).click();
+    const form = page.locator('form[data-form="password"]');
+    await form.getByLabel('Email').fill(PARENT.email);
+    await form.getByLabel('Password').fill(PARENT.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Events' }).waitFor();
+    return page;
+  }
+
+  /** The asset ids of the grid's cells in the page, in order (the first rows: the grid is windowed). */
+  const cellIds = (page: Page) => page.locator('.cell').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-asset-id')));
+
+  it('keeps favourites, filters to the family’s child, and hides her photos once her consent is withdrawn', async () => {
+    const context = await browser.newContext({ viewport: PHONE, locale: 'en-GB' });
+    try {
+      const page = await signedIn(context);
+      // The card counts what the family may see, and paints the first photo's thumbhash as its cover.
+      const card = page.locator(`[data-event-id="${events.mine}"]`);
+      await expect.poll(() => card.textContent()).toContain(`${MEDIA} photos`);
+      expect(await card.locator('img.event-cover').getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+
+      await card.getByRole('link').click();
+      await page.getByRole('heading', { name: 'Sports Day' }).waitFor();
+      const filters = page.getByRole('navigation', { name: 'Show' });
+      expect(await filters.getByRole('link').allTextContents()).toEqual(['All photos', 'Our favourites', 'Photos of Ana']);
+      expect(await page.locator('main').textContent()).not.toMatch(/Chidi|Okafor/);
+      await page.locator('.cell[data-index="4"]').waitFor();
+      await shot(page, 'event-filters-phone');
+
+      // Two favourites from the lightbox: the switch says so and the grid marks them.
+      await page.locator('.cell[data-index="4"]').click();
+      const dialog = page.getByRole('dialog', { name: 'Photo viewer' });
+      const heart = dialog.getByRole('button', { name: 'Favourite' });
+      expect(await heart.getAttribute('aria-pressed')).toBe('false');
+      await heart.click();
+      await expect.poll(() => heart.getAttribute('aria-pressed')).toBe('true');
+      await expect.poll(() => heart.getAttribute('aria-busy')).toBeNull();
+      await shot(page, 'lightbox-favourite-phone');
+      await page.keyboard.press('ArrowRight');
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => dialog.locator('.position').textContent()).toMatch(/^7 of /);
+      expect(await heart.getAttribute('aria-pressed')).toBe('false');
+      await heart.click();
+      await expect.poll(() => heart.getAttribute('aria-pressed')).toBe('true');
+      await expect.poll(() => heart.getAttribute('aria-busy')).toBeNull();
+      await page.keyboard.press('Escape');
+      await expect.poll(() => page.locator('.cell[data-favourite]').evaluateAll((cells) => cells.map((c) => c.getAttribute('data-index')))).toEqual(['4', '6']);
+      expect(await page.locator('.cell[data-index="4"]').getAttribute('aria-label')).toMatch(/^Open photo 5 of \d+\+?, favourite$/);
+
+      // They are the family's, kept by the service: a reload shows them, and the filter lists only them.
+      await page.reload();
+      await page.locator('.cell[data-index="6"][data-favourite]').waitFor();
+      await filters.getByRole('link', { name: 'Our favourites' }).click();
+      await page.waitForURL(/favourites=1/);
+      await expect.poll(() => cellIds(page)).toEqual([assetIds[4], assetIds[6]]);
+      expect(await filters.getByRole('link', { name: 'Our favourites' }).getAttribute('aria-current')).toBe('true');
+
+      // Ana's photos only: every one of them and nothing else (the windowed grid holds them all on a phone's few screens).
+      await filters.getByRole('link', { name: 'Photos of Ana' }).click();
+      await page.waitForURL(new RegExp(`child=${kids.ana}`));
+      const ana = assetIds.filter((_, i) => i % ANA_EVERY === 3);
+      for (let i = 0; i < 8 && (await page.locator(`.cell[data-index="${ANA_PHOTOS - 1}"]`).count()) === 0; i++) {
+        await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+        await page.waitForTimeout(200);
+      }
+      await expect.poll(() => cellIds(page).then((ids) => ids.length)).toBe(ANA_PHOTOS);
+      expect(await cellIds(page)).toEqual(ana);
+      await page.evaluate(() => window.scrollTo(0, 0));
+      await shot(page, 'event-child-phone');
+
+      // The family page: Ana's consent, switched off; her photos leave the grid and the count at once.
+      await page.getByRole('link', { name: 'My family' }).click();
+      await page.getByRole('heading', { name: 'My family' }).waitFor();
+      const publish = page.getByRole('switch', { name: 'Show photos of Ana to families in this gallery' });
+      expect(await publish.isChecked()).toBe(true);
+      expect(await page.getByRole('switch', { name: 'Use photos of Ana in the yearbook' }).isChecked()).toBe(false);
+      expect(await page.locator('main').textContent()).not.toMatch(/Chidi|Okafor|Lima/);
+      await shot(page, 'family-phone');
+      await publish.uncheck();
+      await expect.poll(() => page.locator(`[data-child-id="${kids.ana}"] [data-purpose="publish"] ~ .saved`).textContent()).toBe('Saved.');
+      await page.reload();
+      await page.getByRole('heading', { name: 'My family' }).waitFor();
+      expect(await page.getByRole('switch', { name: 'Show photos of Ana to families in this gallery' }).isChecked()).toBe(false);
+
+      await page.getByRole('link', { name: 'All events' }).click();
+      await expect.poll(() => page.locator(`[data-event-id="${events.mine}"]`).textContent()).toContain(`${MEDIA - ANA_PHOTOS} photos`);
+      await page.goto(`${base}/events/${events.mine}?school=${school}`);
+      await page.locator('.cell[data-index="3"]').waitFor();
+      // Asset 3 was Ana's; the grid now goes from asset 2 straight to asset 4.
+      expect((await cellIds(page)).slice(0, 5)).toEqual([assetIds[0], assetIds[1], assetIds[2], assetIds[4], assetIds[5]]);
+      await page.goto(`${base}/events/${events.mine}?school=${school}&child=${kids.ana}`);
+      await expect.poll(() => page.locator('.empty').textContent()).toBe('There are no photos of Ana in this event.');
+
+      // Another family's child in the address is the not-found page, not their name.
+      await page.goto(`${base}/events/${events.mine}?school=${school}&child=${kids.chidi}`);
+      await page.locator('[data-page="not-found"]').waitFor();
+      expect(await page.locator('main').textContent()).not.toMatch(/Chidi|Okafor/);
+
+      // Desktop sizes of the new pages.
+      await page.setViewportSize(DESKTOP);
+      await page.goto(`${base}/family`);
+      await page.getByRole('heading', { name: 'My family' }).waitFor();
+      await shot(page, 'family-desktop');
+      await page.getByRole('switch', { name: 'Show photos of Ana to families in this gallery' }).check();
+      await expect.poll(() => page.locator(`[data-child-id="${kids.ana}"] [data-purpose="publish"] ~ .saved`).textContent()).toBe('Saved.');
+      await page.goto(`${base}/events/${events.mine}?school=${school}&favourites=1`);
+      await expect.poll(() => cellIds(page)).toEqual([assetIds[4], assetIds[6]]);
+      await shot(page, 'event-favourites-desktop');
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 60_000);
+
+  /** Invites `email` as a parent of the family and returns the token from the mail that arrives. */
+  async function invitation(email: string): Promise<string> {
+    const made = await api('POST', `/v1/schools/${school}/invites`, admin, { email, role: 'parent', familyId });
+    expect(made.statusCode, made.body).toBe(201);
+    const before = smtp.received.length;
+    expect((await worker.runOnce()).sent).toBeGreaterThanOrEqual(1);
+    const mail = (await smtp.waitFor(before + 1)).slice(before).find((m) => JSON.stringify(m.to).includes(email));
+    const token = /\/invite#([A-Za-z0-9_-]+)/.exec(mail?.text ?? '')?.[1];
+    if (token === undefined) throw new Error(`no invitation link in: ${mail?.text}`);
+    return token;
+  }
+
+  it('accepts an e-mailed invitation into a new account, and into an existing one, landing on the events', async () => {
+    const fresh = await invitation('joao@family.test');
+    const phone = await browser.newContext({ viewport: PHONE, locale: 'en-GB' });
+    try {
+      const page = await open(phone, `/invite#${fresh}`);
+      await page.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+      await expect.poll(() => page.locator('.invite-summary').textContent()).toBe('You are invited to join School greenfield as a parent, with the address joao@family.test.');
+      await shot(page, 'invite-phone');
+      const form = page.locator('form[data-form="new-account"]');
+      expect(await form.getByLabel('Email').inputValue()).toBe('joao@family.test');
+      await form.getByLabel('Your name').fill('João Lima');
+      await form.getByLabel('Choose a password').fill('short');
+      await form.getByRole('button', { name: 'Create my account and accept' }).click();
+      await expect.poll(() => page.getByRole('alert').first().textContent()).toBe('Choose a password of at least 10 characters.');
+      await form.getByLabel('Choose a password').fill('another long password');
+      await form.getByRole('button', { name: 'Create my account and accept' }).click();
+      await page.waitForURL(`${base}/events`);
+      await page.getByRole('heading', { name: 'Events' }).waitFor();
+      expect(await page.locator('.event-name').allTextContents()).toEqual(['Sports Day', 'Spring Fair']);
+      // The browser holds cookies only, and the link's token never reached the service in an address.
+      expect(await page.evaluate(() => document.cookie)).toBe('');
+      expect((await phone.cookies(base)).some((c) => c.name === ACCESS_COOKIE && c.httpOnly)).toBe(true);
+      expect(requested.filter((url) => url.includes(fresh))).toEqual([]);
+
+      // A used link says so.
+      await page.goto(`${base}/invite#${fresh}`);
+      await expect.poll(() => page.getByRole('alert').first().textContent()).toContain('no longer works');
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+    } finally {
+      await phone.close();
+    }
+
+    await h.createUser('grandma@family.test');
+    const existing = await invitation('grandma@family.test');
+    const desktop = await browser.newContext({ viewport: DESKTOP, locale: 'en-GB' });
+    try {
+      const page = await open(desktop, `/invite#${existing}`);
+      await page.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+      await page.getByRole('button', { name: 'I already have an account' }).click();
+      const form = page.locator('form[data-form="existing-account"]');
+      await form.getByLabel('Password').fill(PASSWORD);
+      await shot(page, 'invite-desktop');
+      await form.getByRole('button', { name: 'Sign in and accept' }).click();
+      await page.waitForURL(`${base}/events`);
+      await page.getByRole('link', { name: /Sports Day/ }).waitFor();
+      expect(requested.filter((url) => url.includes(existing))).toEqual([]);
+      expect((page as Page & { problems?: string[] }).problems).toEqual([]);
+    } finally {
+      await desktop.close();
+    }
+  }, 60_000);
 });

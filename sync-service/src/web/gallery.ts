@@ -11,7 +11,7 @@ import { ApiError } from '../errors.ts';
 import { buildGalleryWhenStale, WEB_DIST } from './build.ts';
 
 /** The paths the gallery routes in the browser: each answers with the shell. */
-export const GALLERY_PAGES = ['/', '/sign-in', '/invite', '/events', '/events/:eventId'] as const;
+export const GALLERY_PAGES = ['/', '/sign-in', '/invite', '/events', '/events/:eventId', '/family'] as const;
 
 const CONTENT_TYPES: Record<string, string> = {
   js: 'text/javascript; charset=utf-8',

@@ -230,6 +230,8 @@ describe.each(TEST_DATABASES)('gallery sessions and headers on $name', (target) 
     const responses: Array<[string, LightMyRequestResponse]> = [
       ['shell /', await h.app.inject({ url: '/' })],
       ['shell /sign-in', await h.app.inject({ url: '/sign-in' })],
+      ['shell /family', await h.app.inject({ url: '/family' })],
+      ['shell /invite', await h.app.inject({ url: '/invite' })],
       ['asset', asset],
       ['missing asset', await h.app.inject({ url: '/assets/main-OLD.js' })],
       ['traversal', await h.app.inject({ url: '/assets/..%2F..%2Fpackage.json' })],
@@ -242,6 +244,7 @@ describe.each(TEST_DATABASES)('gallery sessions and headers on $name', (target) 
       ['bad json', await h.app.inject({ method: 'POST', url: '/v1/web/session', headers: { ...SAME_ORIGIN, 'content-type': 'application/json' }, payload: '{' })],
     ];
     for (const [what, response] of responses) expectStrictHeaders(response, what);
+    for (const page of ['shell /family', 'shell /invite']) expect(responses.find(([w]) => w === page)?.[1].body, page).toContain('<div id="app"');
     expect(responses.find(([w]) => w === 'missing asset')?.[1].statusCode).toBe(404);
     expect(responses.find(([w]) => w === 'traversal')?.[1].statusCode).toBe(404);
   });

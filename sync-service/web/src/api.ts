@@ -45,6 +45,38 @@ export interface GalleryEvent {
   expired?: boolean;
   /** Filled in by servers that count an event's media for its audience. */
   mediaCount?: number;
+  /** The thumbhash of the first photo the family may see, for the card's cover. */
+  coverThumbhash?: string | null;
+}
+
+/** How many media of an event the family may see (audience and consent applied), and a cover. */
+export interface EventMediaCount {
+  eventId: string;
+  mediaCount: number;
+  coverThumbhash: string | null;
+}
+
+/** The consent purposes a parent answers for. */
+export type ConsentPurpose = 'publish' | 'yearbook';
+
+/** One of the parent's own children: first name only, and their consent. */
+export interface FamilyChild {
+  id: string;
+  firstName: string;
+  consent: Record<ConsentPurpose, boolean>;
+}
+
+/** What an invitation link is for, as the service tells whoever holds it. */
+export interface InviteSummary {
+  schoolName: string;
+  role: string;
+  email: string;
+}
+
+/** What narrows an event's grid: the family's favourites, or one of their children. */
+export interface MediaFilter {
+  favourites?: boolean;
+  child?: string;
 }
 
 export interface Variant {
@@ -62,6 +94,10 @@ export interface GalleryMedia {
   durationSec: number | null;
   title: string | null;
   thumbhash?: string | null;
+  /** For parents: whether their family marked it. */
+  favourite?: boolean;
+  /** For parents: which of their own children are in it. */
+  children?: string[];
   variants: Partial<Record<'thumb' | 'preview' | 'poster' | 'proxy' | 'original', Variant>>;
 }
 
@@ -105,7 +141,7 @@ export function refreshSession(): Promise<boolean> {
 }
 
 /** Calls the API; JSON in, JSON out; an {@link ApiFailure} for any error answer. */
-export async function api<T>(method: 'GET' | 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
   let response = await send(method, path, body);
   if (response.status === 401 && !path.startsWith('/v1/web/session') && (await refreshSession())) response = await send(method, path, body);
   if (!response.ok) throw await failure(response);
@@ -136,11 +172,34 @@ const school = (schoolId: string) => `/v1/schools/${encodeURIComponent(schoolId)
 
 export const listEvents = (schoolId: string) => api<{ events: GalleryEvent[] }>('GET', `${school(schoolId)}/events`);
 export const getEvent = (schoolId: string, eventId: string) => api<GalleryEvent>('GET', `${school(schoolId)}/events/${encodeURIComponent(eventId)}`);
-export const listMedia = (schoolId: string, eventId: string, cursor: string | null) =>
+export const listMedia = (schoolId: string, eventId: string, cursor: string | null, filter: MediaFilter = {}) =>
   api<{ media: GalleryMedia[]; nextCursor: string | null }>(
     'GET',
-    `${school(schoolId)}/events/${encodeURIComponent(eventId)}/media?limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`,
+    `${school(schoolId)}/events/${encodeURIComponent(eventId)}/media?limit=100${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}${
+      filter.favourites === true ? '&favourites=1' : ''
+    }${filter.child === undefined ? '' : `&child=${encodeURIComponent(filter.child)}`}`,
   );
+export const mediaCounts = (schoolId: string) => api<{ events: EventMediaCount[] }>('GET', `${school(schoolId)}/media/counts`);
+const favourite = (schoolId: string, eventId: string, assetId: string) =>
+  `${school(schoolId)}/events/${encodeURIComponent(eventId)}/favourites/${encodeURIComponent(assetId)}`;
+/** Marks or unmarks one photo or video as a family favourite. */
+export const setFavourite = (schoolId: string, eventId: string, assetId: string, on: boolean) =>
+  on ? api<unknown>('PUT', favourite(schoolId, eventId, assetId), {}).then(() => undefined) : api<void>('DELETE', favourite(schoolId, eventId, assetId));
+export const listChildren = (schoolId: string) => api<{ children: FamilyChild[] }>('GET', `${school(schoolId)}/family/children`);
+export const setConsent = (schoolId: string, studentId: string, purpose: ConsentPurpose, granted: boolean) =>
+  api<unknown>('PUT', `${school(schoolId)}/students/${encodeURIComponent(studentId)}/consent/${purpose}`, { granted });
+/** The token travels in the body, never in a URL (which servers and proxies log). */
+export const inspectInvite = (token: string) => api<InviteSummary>('POST', '/v1/auth/invites/inspect', { token });
+/**
+ * Accepts into a new account. The service answers with bearer tokens meant for the desktop; the gallery
+ * keeps none of them: it ends that session at once and signs in with cookies instead.
+ */
+export async function acceptInviteAsNewAccount(token: string, name: string, password: string): Promise<void> {
+  const opened = await api<{ refreshToken?: string }>('POST', '/v1/auth/invites/accept', { token, name, password });
+  if (typeof opened.refreshToken === 'string') await api<void>('POST', '/v1/auth/sign-out', { refreshToken: opened.refreshToken }).catch(() => undefined);
+}
+/** Accepts into the account signed in to this browser (its address must be the invitation's). */
+export const acceptInviteSignedIn = (token: string) => api<unknown>('POST', '/v1/auth/invites/accept', { token }).then(() => undefined);
 /** A fresh URL of one variant; `download` makes the browser save it under the event's safe file name. */
 export const mediaUrl = (schoolId: string, eventId: string, assetId: string, variant: string, download = false) =>
   api<{ url: string; expiresAt: string | null }>(

@@ -1,6 +1,7 @@
 /**
- * The parents' gallery: a small single-page app. Routes: `/sign-in` (and `/invite`), `/events`,
- * `/events/:eventId`; anything else is the not-found page. The session is in HttpOnly cookies: the app
+ * The parents' gallery: a small single-page app. Routes: `/sign-in`, `/invite` (an e-mail invitation's
+ * link), `/events`, `/events/:eventId` (with `favourites=1` or `child=<id>` to narrow it), `/family`
+ * (parents: their children's consent); anything else is the not-found page. The session is in HttpOnly cookies: the app
  * asks the service who is signed in and sends the reader to sign in when no one is.
  */
 import { currentSession, NetworkFailure, signOut, type WebSession } from './api.ts';
@@ -8,6 +9,8 @@ import { h, mount } from './dom.ts';
 import { LANGUAGES, language, setLanguage, t } from './i18n/index.ts';
 import { eventPage, type PageHandle } from './pages/event.ts';
 import { eventsPage } from './pages/events.ts';
+import { familyPage } from './pages/family.ts';
+import { invitePage } from './pages/invite.ts';
 import { notFoundPage } from './pages/not-found.ts';
 import { signInPage } from './pages/sign-in.ts';
 
@@ -45,12 +48,27 @@ function header(): HTMLElement {
     { class: 'top' },
     h('a', { href: '#main', class: 'skip' }, t('app.skip')),
     h('a', { href: session === undefined ? '/sign-in' : '/events', 'data-link': true, class: 'brand' }, t('app.title')),
-    h('nav', {}, session === undefined ? null : h('a', { href: '/events', 'data-link': true }, t('nav.events')), out, select),
+    h(
+      'nav',
+      {},
+      session === undefined ? null : h('a', { href: '/events', 'data-link': true }, t('nav.events')),
+      session?.memberships.some((m) => m.role === 'parent') === true ? h('a', { href: '/family', 'data-link': true }, t('nav.family')) : null,
+      out,
+      select,
+    ),
   );
 }
 
 async function pageFor(path: string, query: URLSearchParams): Promise<PageHandle> {
-  if (path === '/sign-in' || path === '/invite') {
+  if (path === '/invite') {
+    return {
+      element: await invitePage(session, (joined) => {
+        session = joined;
+        navigate('/events', true);
+      }),
+    };
+  }
+  if (path === '/sign-in') {
     if (session !== undefined) return pageFor('/events', query);
     return {
       element: signInPage((signedIn) => {
@@ -64,8 +82,12 @@ async function pageFor(path: string, query: URLSearchParams): Promise<PageHandle
     return pageFor('/sign-in', query);
   }
   if (path === '/' || path === '/events') return { element: await eventsPage(session.memberships) };
+  if (path === '/family') return { element: await familyPage(session.memberships) };
   const event = /^\/events\/([^/]+)$/.exec(path);
-  if (event?.[1] !== undefined) return eventPage(session.memberships, decodeURIComponent(event[1]), query.get('school'));
+  if (event?.[1] !== undefined) {
+    const child = query.get('child');
+    return eventPage(session.memberships, decodeURIComponent(event[1]), query.get('school'), { favourites: query.get('favourites') === '1', ...(child === null ? {} : { child }) });
+  }
   return { element: notFoundPage() };
 }
 

@@ -1,5 +1,9 @@
-/** One event: its name and dates, then its grid and lightbox; closed galleries and unknown events say so. */
-import { ApiFailure, getEvent, listMedia, type GalleryEvent, type Membership } from '../api.ts';
+/**
+ * One event: its name and dates, then its grid and lightbox; closed galleries and unknown events say so.
+ * A parent also gets filters (links, so the address keeps them): the family's favourites, or the photos
+ * of one of their children.
+ */
+import { ApiFailure, getEvent, listChildren, listMedia, type FamilyChild, type GalleryEvent, type MediaFilter, type Membership } from '../api.ts';
 import { h } from '../dom.ts';
 import { formatDate, t } from '../i18n/index.ts';
 import { MediaGrid } from './grid.ts';
@@ -30,9 +34,32 @@ function closed(event: GalleryEvent): HTMLElement {
   return h('p', { class: 'closed', 'data-expired': true }, t('event.closed', { date: formatDate(event.galleryExpiresOn ?? event.startsOn) }));
 }
 
-export async function eventPage(memberships: Membership[], eventId: string, schoolHint: string | null): Promise<PageHandle> {
+/** The filter links of a parent: everything, the favourites, each child; the current one marked. */
+function filters(event: GalleryEvent, children: FamilyChild[], filter: MediaFilter): HTMLElement {
+  const base = `/events/${encodeURIComponent(event.id)}?school=${encodeURIComponent(event.schoolId)}`;
+  const link = (href: string, text: string, current: boolean, key: string) =>
+    h('a', { href, 'data-link': true, class: 'chip', 'data-filter': key, 'aria-current': current ? 'true' : undefined }, text);
+  return h(
+    'nav',
+    { class: 'filters', 'aria-label': t('filter.label') },
+    link(base, t('filter.all'), filter.favourites !== true && filter.child === undefined, 'all'),
+    link(`${base}&favourites=1`, t('filter.favourites'), filter.favourites === true, 'favourites'),
+    ...children.map((child) => link(`${base}&child=${encodeURIComponent(child.id)}`, t('filter.child', { name: child.firstName }), filter.child === child.id, `child-${child.id}`)),
+  );
+}
+
+/** What an empty grid says, by filter. */
+function emptyText(children: FamilyChild[], filter: MediaFilter): string {
+  if (filter.favourites === true) return t('event.emptyFavourites');
+  const child = children.find((c) => c.id === filter.child);
+  return child === undefined ? t('event.empty') : t('event.emptyChild', { name: child.firstName });
+}
+
+/** The event's page; `filter` (from the address) narrows a parent's grid. */
+export async function eventPage(memberships: Membership[], eventId: string, schoolHint: string | null, filter: MediaFilter = {}): Promise<PageHandle> {
   const event = await findEvent(memberships, eventId, schoolHint);
   if (event === undefined) return { element: notFoundPage() };
+  const parent = memberships.some((m) => m.schoolId === event.schoolId && m.role === 'parent');
   const dates = event.endsOn !== null && event.endsOn !== event.startsOn ? `${formatDate(event.startsOn)} – ${formatDate(event.endsOn)}` : formatDate(event.startsOn);
   const heading = h('header', { class: 'event-header' }, h('h1', { tabindex: '-1' }, event.name), h('p', { class: 'event-dates' }, dates));
   const section = h('section', { class: 'event-page', 'data-page': 'event', 'data-event-id': event.id }, heading);
@@ -40,6 +67,8 @@ export async function eventPage(memberships: Membership[], eventId: string, scho
     section.append(closed(event));
     return { element: section };
   }
+  const children = parent ? (await listChildren(event.schoolId)).children : [];
+  if (parent) section.append(filters(event, children, filter));
 
   let cursor: string | null = null;
   let first = true;
@@ -48,18 +77,18 @@ export async function eventPage(memberships: Membership[], eventId: string, scho
       more: async () => {
         if (!first && cursor === null) return null;
         first = false;
-        const page = await listMedia(event.schoolId, event.id, cursor);
+        const page = await listMedia(event.schoolId, event.id, cursor, filter);
         cursor = page.nextCursor;
         return page.media;
       },
     },
     (index) => lightbox.open(index),
   );
-  const lightbox = new Lightbox(grid, event.schoolId, event.id);
+  const lightbox = new Lightbox(grid, event.schoolId, event.id, { favourites: parent });
   section.append(grid.element);
   const ready = grid.start().then(
     () => {
-      if (grid.items.length === 0 && grid.complete) section.append(h('p', { class: 'empty' }, t('event.empty')));
+      if (grid.items.length === 0 && grid.complete) section.append(h('p', { class: 'empty' }, emptyText(children, filter)));
     },
     (error: unknown) => {
       grid.element.remove();

@@ -1,7 +1,11 @@
-/** The events the family may see (the service filters by audience), newest first, across their schools. */
-import { listEvents, type GalleryEvent, type Membership } from '../api.ts';
+/**
+ * The events the family may see (the service filters by audience), newest first, across their schools,
+ * each with how many photos the family may see in it and its first photo's thumbhash as a cover.
+ */
+import { listEvents, mediaCounts, type EventMediaCount, type GalleryEvent, type Membership } from '../api.ts';
 import { h } from '../dom.ts';
 import { formatDate, plural, t } from '../i18n/index.ts';
+import { placeholderUrl } from '../placeholder.ts';
 
 /** Newest first: by start date, then by name. */
 export function newestFirst(events: GalleryEvent[]): GalleryEvent[] {
@@ -16,12 +20,14 @@ function dates(event: GalleryEvent): string {
 function card(event: GalleryEvent, schoolName: string | undefined): HTMLElement {
   const href = `/events/${encodeURIComponent(event.id)}?school=${encodeURIComponent(event.schoolId)}`;
   const expired = event.expired === true;
+  const cover = placeholderUrl(event.coverThumbhash);
   return h(
     'li',
     { class: `event${expired ? ' expired' : ''}`, 'data-event-id': event.id },
     h(
       'a',
       { href, 'data-link': true },
+      cover === undefined ? null : h('img', { class: 'event-cover', src: cover, alt: '', 'aria-hidden': 'true' }),
       h('span', { class: 'event-name' }, event.name),
       h('span', { class: 'event-dates' }, dates(event)),
       schoolName === undefined ? null : h('span', { class: 'event-school' }, schoolName),
@@ -36,8 +42,26 @@ function card(event: GalleryEvent, schoolName: string | undefined): HTMLElement 
   );
 }
 
+/** The school's counts, or none when the service cannot give them: the list still shows without. */
+async function countsOf(schoolId: string): Promise<Map<string, EventMediaCount>> {
+  try {
+    return new Map((await mediaCounts(schoolId)).events.map((count) => [count.eventId, count]));
+  } catch {
+    return new Map();
+  }
+}
+
+/** The events page of a family (or anyone signed in) across all their schools. */
 export async function eventsPage(memberships: Membership[]): Promise<HTMLElement> {
-  const lists = await Promise.all(memberships.map((m) => listEvents(m.schoolId).then((answer) => answer.events)));
+  const lists = await Promise.all(
+    memberships.map(async (m) => {
+      const [answer, counts] = await Promise.all([listEvents(m.schoolId), countsOf(m.schoolId)]);
+      return answer.events.map((event) => {
+        const count = counts.get(event.id);
+        return count === undefined ? event : { ...event, mediaCount: count.mediaCount, coverThumbhash: count.coverThumbhash };
+      });
+    }),
+  );
   const events = newestFirst(lists.flat());
   const names = new Map(memberships.map((m) => [m.schoolId, m.schoolName]));
   const several = memberships.length > 1;

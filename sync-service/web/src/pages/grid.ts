@@ -92,6 +92,27 @@ export class MediaGrid {
     this.cells.get(index)?.focus();
   }
 
+  /** Draws item `index` again (it changed: marked as a favourite, say), keeping keyboard focus on it. */
+  refresh(index: number): void {
+    const old = this.cells.get(index);
+    if (old === undefined) return;
+    const focused = document.activeElement === old;
+    const cell = this.cell(index);
+    cell.style.cssText = old.style.cssText;
+    // The thumbnail already shown stays (the browser has it); no fade-in again.
+    const shown = old.querySelector<HTMLImageElement>('img.thumb.loaded');
+    const image = cell.querySelector<HTMLImageElement>('img.thumb');
+    if (shown !== null && image !== null) {
+      image.src = shown.src;
+      image.classList.add('loaded');
+    }
+    this.observer.unobserve(old);
+    old.replaceWith(cell);
+    this.cells.set(index, cell);
+    this.observer.observe(cell);
+    if (focused) cell.focus();
+  }
+
   private loadMore(): Promise<void> {
     if (this.finished) return Promise.resolve();
     this.loading ??= (async () => {
@@ -152,13 +173,24 @@ export class MediaGrid {
   private cell(index: number): HTMLElement {
     const item = this.items[index] as GalleryMedia;
     const total = this.finished ? this.items.length : `${this.items.length}+`;
-    const label = t(item.kind === 'video' ? 'event.openVideo' : 'event.open', { position: index + 1, total });
+    const opens = t(item.kind === 'video' ? 'event.openVideo' : 'event.open', { position: index + 1, total });
+    const favourite = item.favourite === true;
+    const label = favourite ? t('event.isFavourite', { label: opens }) : opens;
     const placeholder = placeholderUrl(item.thumbhash);
     const button = h(
       'button',
-      { type: 'button', class: `cell${item.kind === 'video' ? ' video' : ''}`, role: 'listitem', 'aria-label': label, 'data-index': String(index), 'data-asset-id': item.assetId },
+      {
+        type: 'button',
+        class: `cell${item.kind === 'video' ? ' video' : ''}${favourite ? ' favourite' : ''}`,
+        role: 'listitem',
+        'aria-label': label,
+        'data-index': String(index),
+        'data-asset-id': item.assetId,
+        'data-favourite': favourite,
+      },
       placeholder === undefined ? null : h('img', { class: 'placeholder', src: placeholder, alt: '', 'aria-hidden': 'true' }),
       h('img', { class: 'thumb', alt: '', decoding: 'async', 'data-src': item.variants.thumb?.url ?? item.variants.poster?.url }),
+      favourite ? h('span', { class: 'heart', 'aria-hidden': 'true' }, '♥') : null,
     );
     button.addEventListener('click', () => this.open(index));
     return button;

@@ -1,9 +1,11 @@
 /**
  * One photo or video at a time, over the grid: a modal dialog (focus stays inside, Esc closes it),
  * ← and → or a swipe to move, the preview image or the video from its proxy (the poster shows
- * first), and a download of the preview, or of the original when the event has one.
+ * first), and a download of the preview, or of the original when the event has one. For parents,
+ * a switch marks the photo as one of the family's favourites.
  */
-import { mediaUrl, type GalleryMedia } from '../api.ts';
+import { mediaUrl, setFavourite, type GalleryMedia } from '../api.ts';
+import { reportViewWhenSeen } from '../analytics.ts';
 import { h } from '../dom.ts';
 import { t } from '../i18n/index.ts';
 import { placeholderUrl } from '../placeholder.ts';
@@ -19,7 +21,11 @@ export class Lightbox {
   private readonly previous: HTMLButtonElement;
   private readonly next: HTMLButtonElement;
   private readonly download: HTMLButtonElement;
+  private readonly favourite: HTMLButtonElement;
+  private readonly note: HTMLElement;
   private index = 0;
+  /** A favourite being saved: further presses wait (the button stays enabled, so keyboard focus stays on it). */
+  private saving = false;
   /** Bumped on each move, so a slow URL for a photo already left behind is dropped. */
   private showing = 0;
 
@@ -27,12 +33,16 @@ export class Lightbox {
     private readonly grid: MediaGrid,
     private readonly schoolId: string,
     private readonly eventId: string,
+    /** `favourites`: the reader has a family, whose favourites the viewer can mark. */
+    options: { favourites?: boolean } = {},
   ) {
     this.stage = h('div', { class: 'stage' });
     this.position = h('p', { class: 'position', 'aria-live': 'polite' });
     this.previous = h('button', { type: 'button', class: 'nav previous', 'aria-label': t('lightbox.previous') }, '‹');
     this.next = h('button', { type: 'button', class: 'nav next', 'aria-label': t('lightbox.next') }, '›');
     this.download = h('button', { type: 'button', class: 'download primary' }, t('lightbox.download'));
+    this.favourite = h('button', { type: 'button', class: 'favourite', 'aria-pressed': 'false', hidden: options.favourites !== true }, h('span', { class: 'label' }, t('lightbox.favourite')));
+    this.note = h('p', { class: 'note', role: 'status' });
     const close = h('button', { type: 'button', class: 'close', 'aria-label': t('lightbox.close') }, '×');
     this.dialog = h(
       'dialog',
@@ -40,7 +50,7 @@ export class Lightbox {
       this.stage,
       this.previous,
       this.next,
-      h('div', { class: 'toolbar' }, this.position, this.download, close),
+      h('div', { class: 'toolbar' }, this.position, this.note, this.favourite, this.download, close),
     );
     document.body.append(this.dialog);
 
@@ -48,6 +58,7 @@ export class Lightbox {
     this.previous.addEventListener('click', () => void this.move(-1));
     this.next.addEventListener('click', () => void this.move(1));
     this.download.addEventListener('click', () => void this.save());
+    this.favourite.addEventListener('click', () => void this.toggleFavourite());
     this.dialog.addEventListener('close', () => {
       this.stop();
       // After the browser's own focus restoring (to the cell that opened the dialog): the reader's place is the last one shown.
@@ -105,7 +116,10 @@ export class Lightbox {
     this.previous.disabled = index === 0;
     this.next.disabled = this.grid.complete && index === this.grid.items.length - 1;
     this.download.textContent = t(item.variants.original === undefined ? 'lightbox.download' : 'lightbox.downloadOriginal');
+    this.favourite.setAttribute('aria-pressed', String(item.favourite === true));
+    this.note.textContent = '';
     this.stage.dataset.assetId = item.assetId;
+    reportViewWhenSeen(this.stage, this.schoolId, this.eventId, item.assetId);
     this.stage.replaceChildren(item.kind === 'video' ? this.video(item, ticket) : this.photo(item, index));
   }
 
@@ -139,6 +153,30 @@ export class Lightbox {
       return (await mediaUrl(this.schoolId, this.eventId, item.assetId, variant, download)).url;
     } catch {
       return undefined;
+    }
+  }
+
+  /** Marks or unmarks the photo shown; the grid's cell follows, and a failure puts the switch back. */
+  private async toggleFavourite(): Promise<void> {
+    const index = this.index;
+    const item = this.grid.items[index];
+    if (item === undefined || this.saving) return;
+    const on = item.favourite !== true;
+    this.favourite.setAttribute('aria-pressed', String(on));
+    this.favourite.setAttribute('aria-busy', 'true');
+    this.saving = true;
+    try {
+      await setFavourite(this.schoolId, this.eventId, item.assetId, on);
+      item.favourite = on;
+      this.grid.refresh(index);
+    } catch {
+      if (index === this.index) {
+        this.favourite.setAttribute('aria-pressed', String(!on));
+        this.note.textContent = t('lightbox.favouriteFailed');
+      }
+    } finally {
+      this.saving = false;
+      this.favourite.removeAttribute('aria-busy');
     }
   }
 

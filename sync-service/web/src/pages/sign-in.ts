@@ -22,7 +22,8 @@ export function signInError(error: unknown, withCode: boolean): string {
   return t('error.generic', { message: error.message });
 }
 
-function field(id: string, label: MessageKey, attributes: Record<string, string | boolean>, hint?: MessageKey): HTMLElement {
+/** A labelled input, with an optional hint it is described by. */
+export function field(id: string, label: MessageKey, attributes: Record<string, string | boolean>, hint?: MessageKey): HTMLElement {
   const hintId = hint === undefined ? undefined : `${id}-hint`;
   return h(
     'div',
