@@ -93,7 +93,35 @@ export default tseslint.config(
   {
     files: ['preload/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [restrict(['**/app/!(ipc|shared)/**'], 'The preload sees only the contract in app/ipc.')] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            restrict(['**/app/!(ipc|shared)/**'], 'The preload sees only the contract in app/ipc.'),
+            { regex: '(^|/)app/(?!(ipc|shared)/)', message: 'The preload sees only the contract in app/ipc.' },
+            restrict(['node:*', 'fs', 'path', 'child_process', 'os', 'zod', ...NATIVE.flatMap((rule) => rule.group)], 'A sandboxed preload has no Node and bundles no library: it imports electron and contract types only.'),
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The engine runs in its utility process; main talks to it through app/ipc/engine-channel.ts and never loads it.
+    files: ['main/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...NATIVE,
+            {
+              // A regex, because gitignore-style groups never match specifiers that start with "../".
+              regex: '(^|/)app/(engine\\.ts$|(catalog|media|ingest|jobs|search|watch|cloud|web-host|cli)/|ipc/(dispatcher|engine-process|library-holder|media)\\.ts$)',
+              message: 'main/ talks to the engine process; it never loads the engine itself.',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -1,0 +1,143 @@
+import path from 'node:path';
+import { openEngine, resolveLibraryPath, type Engine, type EngineOptions } from '../engine.ts';
+import { countCardMedia } from '../ingest/volumes.ts';
+import { toAppError, isAppError } from '../shared/errors.ts';
+import { createDispatcher, toIpcError } from './dispatcher.ts';
+import type { FromEngine, MessageEnd } from './engine-channel.ts';
+import { resolveMedia } from './media.ts';
+
+// The engine runs in a process of its own (Electron's utility process; a forked Node in tests) so hashing, SQLite
+// and sharp never share an event loop with the window. The protocol and the main process's side are in
+// engine-channel.ts, which loads none of the engine.
+
+/** Options of {@link serveEngine}. */
+export interface ServeEngineOptions extends EngineOptions {
+  /** Start the job queue and the camera-card watcher once open (the app does; some tests do not). */
+  startBackground?: boolean;
+}
+
+/** A served engine: `closed` settles once the engine has shut down (after a `close` message, or {@link ServedEngine.close}). */
+export interface ServedEngine {
+  engine: Engine;
+  closed: Promise<void>;
+  /** Shuts the engine down as a `close` message would (when the parent has gone, say). */
+  close(): Promise<void>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+/**
+ * Opens the engine and serves its dispatcher over `port` until a `close` message arrives. Every call is answered by
+ * id as soon as it finishes, so a long one never holds up the others. Opening failures are reported as `failed`.
+ */
+export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEngineOptions): Promise<ServedEngine | null> {
+  let engine: Engine;
+  try {
+    engine = await openEngine(options);
+  } catch (error) {
+    port.post({ type: 'failed', error: toIpcError(error) });
+    return null;
+  }
+  // A parent that has gone cannot be told anything; the engine still finishes what it is writing.
+  const post = (message: FromEngine): void => {
+    try {
+      port.post(message);
+    } catch (error) {
+      engine.log.warn('engine message not delivered', { type: message.type, error: toAppError(error) });
+    }
+  };
+  const dispatcher = createDispatcher(engine);
+  const unsubscribe = dispatcher.subscribe((event) => post({ type: 'push', event }));
+  if (options.startBackground) {
+    engine.jobs.start();
+    engine.volumes.start();
+  }
+  let shutdown: Promise<void> | null = null;
+  let stopListening: () => void = () => undefined;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+  const close = (): Promise<void> => {
+    shutdown ??= (async () => {
+      stopListening();
+      unsubscribe();
+      await dispatcher.close();
+      await engine.close();
+      post({ type: 'closed' });
+      resolveClosed();
+    })();
+    return shutdown;
+  };
+
+  const offerSource = async (folder: string): Promise<void> => {
+    const label = path.basename(folder) || folder;
+    // A folder without a DCIM is still offered; its figures are then unknown lower bounds.
+    const counted = await countCardMedia(folder).catch(() => ({ mediaCount: 0, bytes: 0, partial: true }));
+    post({ type: 'push', event: { event: 'volume:inserted', payload: { path: folder, label, ...counted } } });
+  };
+
+  stopListening = port.listen((message) => {
+    if (!isObject(message) || typeof message.type !== 'string' || shutdown !== null) return;
+    if (message.type === 'call' && typeof message.id === 'number' && typeof message.method === 'string') {
+      const id = message.id;
+      void dispatcher.call(message.method, message.input).then(
+        (result) => post({ type: 'result', id, result }),
+        // The dispatcher resolves every call; should it ever reject, the caller still gets an answer.
+        (error: unknown) => post({ type: 'result', id, result: { ok: false, error: toIpcError(error) } }),
+      );
+    } else if (message.type === 'media:resolve' && typeof message.id === 'number') {
+      const id = message.id;
+      resolveMedia(engine, String(message.assetId), String(message.variant)).then(
+        (media) => post({ type: 'media', id, media }),
+        (error: unknown) => {
+          if (!isAppError(error, 'not-found')) engine.log.warn('media request failed', { error: toAppError(error) });
+          post({ type: 'media', id, media: null });
+        },
+      );
+    } else if (message.type === 'source:offer' && typeof message.path === 'string' && path.isAbsolute(message.path)) {
+      void offerSource(message.path);
+    } else if (message.type === 'close') {
+      void close();
+    }
+  });
+  post({ type: 'ready', libraryRoot: engine.libraryRoot });
+  return { engine, closed, close };
+}
+
+/** The parent-facing end of the current process: Electron's `process.parentPort`, else Node's IPC channel. */
+export function processPort(): MessageEnd<FromEngine> {
+  const parentPort = (process as NodeJS.Process & { parentPort?: ElectronParentPort }).parentPort;
+  if (parentPort) {
+    return {
+      post: (message) => parentPort.postMessage(message),
+      listen: (listener) => {
+        const handler = (event: { data: unknown }): void => listener(event.data);
+        parentPort.on('message', handler);
+        return () => parentPort.off('message', handler);
+      },
+    };
+  }
+  if (typeof process.send !== 'function') throw new Error('The engine process needs a parent: start it with utilityProcess.fork or child_process.fork.');
+  return {
+    post: (message) => void process.send!(message),
+    listen: (listener) => {
+      process.on('message', listener);
+      return () => void process.off('message', listener);
+    },
+  };
+}
+
+/** Electron's `process.parentPort`, described here because `app/` never sees Electron's typings. */
+interface ElectronParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (event: { data: unknown }) => void): void;
+  off(event: 'message', listener: (event: { data: unknown }) => void): void;
+}
+
+/** The engine process's options from its command line (`--library DIR`) and environment (`KEEPSAKE_LIBRARY`). */
+export function engineOptionsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): ServeEngineOptions {
+  const at = argv.indexOf('--library');
+  const flag = at >= 0 ? argv[at + 1] : undefined;
+  return { libraryPath: resolveLibraryPath(flag, env), startBackground: !argv.includes('--no-background') };
+}
