@@ -92,7 +92,7 @@ describe.each(TEST_DATABASES)('lightbox views in Chromium on $name', (target) =>
       await page.getByRole('button', { name: 'Sign in' }).click();
       await page.waitForURL(`${base}/events`);
       await page.goto(`${base}/events/${eventId}?school=${school}`);
-      // The second photo: opened on the first, the lightbox's focus lands on its own disabled ‹ button and is lost.
+      // Opened on the second photo.
       await page.locator('.cell[data-index="1"]').click();
       const dialog = page.getByRole('dialog', { name: 'Photo viewer' });
       await dialog.waitFor();

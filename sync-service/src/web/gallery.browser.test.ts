@@ -320,6 +320,12 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
         return element.play();
       });
       await expect.poll(() => player.evaluate((v) => (v as HTMLVideoElement).currentTime), { timeout: 10_000 }).toBeGreaterThan(0.3);
+      // Opened on the first item, whose ‹ is disabled: the arrow keys still reach the viewer.
+      expect(await dialog.getByRole('button', { name: 'Previous' }).isDisabled()).toBe(true);
+      await page.keyboard.press('ArrowRight');
+      await expect.poll(() => dialog.locator('.position').textContent()).toBe(`2 of ${MEDIA}`);
+      await page.keyboard.press('ArrowLeft');
+      await expect.poll(() => dialog.locator('.position').textContent()).toBe(`1 of ${MEDIA}`);
       await page.keyboard.press('Escape');
 
       // Another family's event, another school's, and a made-up one: the not-found page, never their names.
@@ -461,6 +467,25 @@ describe.each(TEST_DATABASES)('the parents gallery in Chromium on $name', (targe
       await page.reload();
       await page.getByRole('heading', { name: 'My family' }).waitFor();
       expect(await page.getByRole('switch', { name: 'Show photos of Ana to families in this gallery' }).isChecked()).toBe(false);
+
+      // Notification settings on the same page: e-mail off, texts on; a number the service refuses is not saved.
+      const notify = page.locator('form[data-form="notifications"]');
+      const byEmail = notify.getByRole('switch', { name: 'E-mail me when new photos of our events are shared' });
+      expect(await byEmail.isChecked()).toBe(true);
+      await byEmail.uncheck();
+      await notify.getByRole('switch', { name: 'Send me a text message too' }).check();
+      await notify.getByLabel('Mobile number for text messages (international form)').fill('call me');
+      await notify.getByRole('button', { name: 'Save notification settings' }).click();
+      await expect.poll(() => notify.locator('.saved').textContent()).toMatch(/^Not saved: .*international form/);
+      await notify.getByLabel('Mobile number for text messages (international form)').fill('+44 7700 900123');
+      await notify.getByRole('button', { name: 'Save notification settings' }).click();
+      await expect.poll(() => notify.locator('.saved').textContent()).toBe('Saved.');
+      await shot(page, 'family-notifications-phone');
+      await page.reload();
+      await page.getByRole('heading', { name: 'Notifications' }).waitFor();
+      expect(await notify.getByRole('switch', { name: 'E-mail me when new photos of our events are shared' }).isChecked()).toBe(false);
+      expect(await notify.getByRole('switch', { name: 'Send me a text message too' }).isChecked()).toBe(true);
+      expect(await notify.getByLabel('Mobile number for text messages (international form)').inputValue()).toBe('+447700900123');
 
       await page.getByRole('link', { name: 'All events' }).click();
       await expect.poll(() => page.locator(`[data-event-id="${events.mine}"]`).textContent()).toContain(`${MEDIA - ANA_PHOTOS} photos`);

@@ -206,3 +206,21 @@ export const mediaUrl = (schoolId: string, eventId: string, assetId: string, var
     'GET',
     `${school(schoolId)}/events/${encodeURIComponent(eventId)}/media/${encodeURIComponent(assetId)}/${variant}${download ? '?download=1' : ''}`,
   );
+
+/** A member's notification settings in one school. */
+export interface NotificationPreferences {
+  email: boolean;
+  sms: boolean;
+  /** International form, e.g. `+447700900123`; needed for text messages. */
+  phone: string | null;
+}
+
+/** The reader's notification settings in a school. */
+export function getNotificationPreferences(schoolId: string): Promise<NotificationPreferences> {
+  return api<NotificationPreferences>('GET', `/v1/schools/${encodeURIComponent(schoolId)}/me/notifications`);
+}
+
+/** Replaces the reader's notification settings in a school. */
+export function setNotificationPreferences(schoolId: string, prefs: NotificationPreferences): Promise<NotificationPreferences> {
+  return api<NotificationPreferences>('PUT', `/v1/schools/${encodeURIComponent(schoolId)}/me/notifications`, prefs);
+}

@@ -3,7 +3,7 @@
  * saves at once; withdrawing "publish" hides every photo the child is in from all families at once
  * (the service's listing applies consent on every request). A failed save puts the switch back.
  */
-import { listChildren, setConsent, type ConsentPurpose, type FamilyChild, type Membership } from '../api.ts';
+import { getNotificationPreferences, listChildren, setConsent, setNotificationPreferences, type ConsentPurpose, type FamilyChild, type Membership, type NotificationPreferences } from '../api.ts';
 import { h } from '../dom.ts';
 import type { MessageKey } from '../i18n/en.ts';
 import { t } from '../i18n/index.ts';
@@ -61,10 +61,46 @@ function childCard(schoolId: string, child: FamilyChild): HTMLElement {
   );
 }
 
+/** How the school tells this parent about new photos: e-mail digests, text messages (with a number). */
+function notificationsForm(schoolId: string, prefs: NotificationPreferences): HTMLElement {
+  const email = h('input', { id: `notify-email-${schoolId}`, type: 'checkbox', role: 'switch', checked: prefs.email, name: 'email' });
+  const sms = h('input', { id: `notify-sms-${schoolId}`, type: 'checkbox', role: 'switch', checked: prefs.sms, name: 'sms' });
+  const phone = h('input', { id: `notify-phone-${schoolId}`, type: 'tel', name: 'phone', autocomplete: 'tel', value: prefs.phone ?? '', placeholder: '+447700900123' });
+  const status = h('p', { class: 'saved', role: 'status' });
+  const save = h('button', { type: 'submit' }, t('notify.save'));
+  const form = h(
+    'form',
+    { class: 'notify card', 'data-form': 'notifications', 'aria-labelledby': `notify-title-${schoolId}` },
+    h('h2', { id: `notify-title-${schoolId}` }, t('notify.title')),
+    h('div', { class: 'switch' }, email, h('label', { for: email.id }, t('notify.email'))),
+    h('div', { class: 'switch' }, sms, h('label', { for: sms.id }, t('notify.sms'))),
+    h('label', { for: phone.id }, t('notify.phone')),
+    phone,
+    save,
+    status,
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const wanted: NotificationPreferences = { email: email.checked, sms: sms.checked, phone: phone.value.trim() === '' ? null : phone.value.trim() };
+    save.disabled = true;
+    status.textContent = '';
+    setNotificationPreferences(schoolId, wanted)
+      .then(() => (status.textContent = t('family.saved')))
+      .catch((error: unknown) => (status.textContent = t('family.failed', { message: error instanceof Error ? error.message : String(error) })))
+      .finally(() => (save.disabled = false));
+  });
+  return form;
+}
+
 /** The page, for every school where the reader is a parent (the school named when there are several). */
 export async function familyPage(memberships: Membership[]): Promise<HTMLElement> {
   const schools = memberships.filter((m) => m.role === 'parent');
-  const lists = await Promise.all(schools.map(async (m) => ({ school: m, children: (await listChildren(m.schoolId)).children })));
+  const lists = await Promise.all(
+    schools.map(async (m) => {
+      const [children, prefs] = await Promise.all([listChildren(m.schoolId), getNotificationPreferences(m.schoolId)]);
+      return { school: m, children: children.children, prefs };
+    }),
+  );
   const several = lists.length > 1;
   const any = lists.some((list) => list.children.length > 0);
   return h(
@@ -86,5 +122,6 @@ export async function familyPage(memberships: Membership[]): Promise<HTMLElement
           ),
         )
       : h('p', { class: 'empty' }, t('family.empty')),
+    ...lists.map((list) => notificationsForm(list.school.schoolId, list.prefs)),
   );
 }

@@ -46,7 +46,7 @@ export class Lightbox {
     const close = h('button', { type: 'button', class: 'close', 'aria-label': t('lightbox.close') }, '×');
     this.dialog = h(
       'dialog',
-      { class: 'lightbox', 'aria-label': t('lightbox.label') },
+      { class: 'lightbox', 'aria-label': t('lightbox.label'), tabindex: '-1' },
       this.stage,
       this.previous,
       this.next,
@@ -84,8 +84,9 @@ export class Lightbox {
 
   /** Opens on item `index` of the grid. */
   open(index: number): void {
-    if (!this.dialog.open) this.dialog.showModal();
+    // Shown first, so the dialog's initial focus never lands on a button about to be disabled (‹ on the first photo).
     this.show(index);
+    if (!this.dialog.open) this.dialog.showModal();
   }
 
   /** Removes the dialog from the page (the page is being left). */
@@ -121,6 +122,10 @@ export class Lightbox {
     this.stage.dataset.assetId = item.assetId;
     reportViewWhenSeen(this.stage, this.schoolId, this.eventId, item.assetId);
     this.stage.replaceChildren(item.kind === 'video' ? this.video(item, ticket) : this.photo(item, index));
+    // A disabled button (‹ on the first item) or a replaced video drops the focus to the page, where the arrow
+    // keys no longer reach the dialog: keep it inside.
+    const focused = document.activeElement;
+    if (this.dialog.open && (focused === null || !this.dialog.contains(focused) || (focused instanceof HTMLButtonElement && focused.disabled))) this.dialog.focus();
   }
 
   private photo(item: GalleryMedia, index: number): HTMLElement {
