@@ -395,7 +395,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: {
       windowSeconds: e.RATE_LIMIT_WINDOW ?? 60,
       perIp: e.RATE_LIMIT_PER_IP ?? 1200,
-      perSchool: e.RATE_LIMIT_PER_SCHOOL ?? 600,
+      // The same defaults as DEFAULT_RATE_LIMITS in ratelimit.ts (see the sizing there).
+      perSchool: e.RATE_LIMIT_PER_SCHOOL ?? 6000,
       signInPerIp: e.RATE_LIMIT_SIGN_IN_PER_IP ?? 10,
       signInPerAccount: e.RATE_LIMIT_SIGN_IN_PER_ACCOUNT ?? 5,
       refreshPerIp: e.RATE_LIMIT_REFRESH_PER_IP ?? 30,

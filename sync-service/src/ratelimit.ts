@@ -122,7 +122,10 @@ export interface RateLimits {
 export const DEFAULT_RATE_LIMITS: RateLimits = {
   windowSeconds: 60,
   perIp: 1200,
-  perSchool: 600,
+  // Sized for the evening a digest goes out: 400 families opening a gallery in the same minutes make ~10
+  // requests each (session, events, counts, pages, view beacons). The limit keeps one school from starving
+  // the others on a shared instance; it is not there to turn a school's own parents away.
+  perSchool: 6000,
   signInPerIp: 10,
   signInPerAccount: 5,
   refreshPerIp: 30,
