@@ -82,7 +82,9 @@ export function throttledBody(bytes: Buffer, throttle: Throttle, onSent: (n: num
           onSent(slice.length);
           this.push(slice);
         },
-        (error: unknown) => this.destroy(error as Error),
+        // Aborted: whoever sends the body was aborted by the same signal and has stopped reading, so an
+        // 'error' here would have no listener and crash the process.
+        (error: unknown) => (signal?.aborted ? this.destroy() : this.destroy(error as Error)),
       );
     },
   });

@@ -513,6 +513,11 @@ export class Uploader extends EventEmitter<UploaderEvents> {
       await this.whilePaused(request);
       const signal = request.signal;
       const release = await this.slots.acquire(signal);
+      if (this.paused) {
+        // Paused while it waited for a slot (other requests ahead of it): it waits again, without the slot.
+        release();
+        continue;
+      }
       let outcome: { ok: true; value: T } | { ok: false; error: unknown };
       try {
         outcome = { ok: true, value: await run(signal) };
