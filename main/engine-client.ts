@@ -8,7 +8,8 @@ import type { Logger } from '../app/log/logger.ts';
 export interface StartEngineOptions {
   /** The bundled engine entry (dist/engine/engine-process.mjs). */
   entry: string;
-  libraryPath: string;
+  /** The library to open; null lets the engine reopen the most recent one or start on first run. */
+  libraryPath: string | null;
   /** Electron's resources folder when packaged (FFmpeg is shipped there), else null. */
   resourcesPath: string | null;
   log: Logger;
@@ -39,7 +40,7 @@ export async function startEngine(options: StartEngineOptions): Promise<EngineHa
   const ffprobe = await shippedTool(options.resourcesPath, 'ffprobe');
   if (ffmpeg) env.FFMPEG_PATH = ffmpeg;
   if (ffprobe) env.FFPROBE_PATH = ffprobe;
-  const child = utilityProcess.fork(options.entry, ['--library', options.libraryPath], { serviceName: 'Keepsake engine', env, stdio: 'ignore' });
+  const child = utilityProcess.fork(options.entry, options.libraryPath === null ? [] : ['--library', options.libraryPath], { serviceName: 'Keepsake engine', env, stdio: 'ignore' });
   const end: MessageEnd<ToEngine> = {
     post: (message) => child.postMessage(message),
     listen: (listener) => {

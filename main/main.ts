@@ -66,7 +66,8 @@ async function offerFolder(folder: string): Promise<void> {
 }
 
 async function start(): Promise<void> {
-  const libraryPath = process.env.KEEPSAKE_LIBRARY ? path.resolve(process.env.KEEPSAKE_LIBRARY) : path.join(app.getPath('pictures'), 'Keepsake');
+  // Without KEEPSAKE_LIBRARY the engine reopens the most recent library, or the window starts on first run.
+  const libraryPath = process.env.KEEPSAKE_LIBRARY ? path.resolve(process.env.KEEPSAKE_LIBRARY) : null;
   engine = await startEngine({
     entry: path.join(ROOT, 'dist', 'engine', 'engine-process.mjs'),
     libraryPath,
@@ -82,7 +83,7 @@ async function start(): Promise<void> {
     ({ libraryRoot } = await engine.client.ready);
   } catch (error) {
     const message = error instanceof EngineStartError ? error.error.message : String(error);
-    dialog.showErrorBox('Keepsake could not open the library', `${libraryPath}\n\n${message}`);
+    dialog.showErrorBox('Keepsake could not open the library', `${libraryPath ?? 'The most recent library'}\n\n${message}`);
     app.exit(1);
     return;
   }

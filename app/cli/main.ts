@@ -87,7 +87,9 @@ Commands:
   start                           open the library and offer to import camera cards as they are inserted
   watch                           catalogue files dropped into event folders as they arrive
   web [--port N] [--open-url-file F]
-                                  serve the app to a browser on 127.0.0.1 (prints a URL with a one-time token)
+                                  serve the app to a browser on 127.0.0.1 (prints a URL with a one-time token);
+                                  without --library or $KEEPSAKE_LIBRARY it reopens the last library, or the
+                                  page starts on first run to choose or create one
 
 Options:
   --library DIR   the library (else $KEEPSAKE_LIBRARY, else ~/Pictures/Keepsake)
@@ -241,8 +243,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
             process.off('SIGTERM', onSignal);
           }
         });
-      case 'web':
-        return await withEngine(values, { create: true }, async (engine) => {
+      case 'web': {
+        // Without a library named on the command line the page opens the last one, or starts on first run.
+        const web = async (engine: Engine | null): Promise<number> => {
           const controller = new AbortController();
           const onSignal = (): void => controller.abort();
           process.once('SIGINT', onSignal);
@@ -258,7 +261,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo): Promise
             process.off('SIGINT', onSignal);
             process.off('SIGTERM', onSignal);
           }
-        });
+        };
+        return values.library || process.env.KEEPSAKE_LIBRARY ? await withEngine(values, { create: true }, web) : await web(null);
+      }
       case undefined:
         io.out(`${HELP}\n`);
         return EXIT.usage;

@@ -42,6 +42,15 @@ export interface ImportRequest {
   onProgress?: (progress: ImportProgress) => void;
 }
 
+/** The names an import would give, from {@link ImportService.previewNames}. */
+export interface NamePreview {
+  event: string;
+  names: Array<{ source: string; destination: string }>;
+  /** Media files found on the source (all of them, not only those named). */
+  total: number;
+  failed: FailedFile[];
+}
+
 /** Progress of a running import, emitted at most a few times a second and at each file's end. */
 export interface ImportProgress {
   importId: ImportId | null;
@@ -486,6 +495,40 @@ export class ImportService {
       });
       if (claimed) return candidate;
     }
+  }
+
+  /**
+   * The names the first `limit` files would get, without hashing anything: fast enough to rerun as the
+   * photographer types a rename template. Duplicates are not known (they are found while the import copies),
+   * so a file that is already in the library is listed here too.
+   */
+  async previewNames(request: { source: string; event: string; renameTemplate?: string; limit: number; signal?: AbortSignal }): Promise<NamePreview> {
+    const template = RenameTemplate.parse(request.renameTemplate ?? DEFAULT_RENAME_TEMPLATE);
+    const source = await resolveSource(request.source);
+    const scanned = await this.deps.scanSource(source, { signal: request.signal });
+    throwIfAborted(request.signal);
+    const target = this.folders.peek(request.event);
+    const eventDir = path.join(this.deps.libraryRoot, target.folder);
+    const seq = new Sequence(0);
+    const taken = new Set<string>();
+    const names: NamePreview['names'] = [];
+    for (const file of scanned.files.slice(0, request.limit)) {
+      throwIfAborted(request.signal);
+      const metadata = await this.readMetadata(file);
+      let name = template.render({
+        capturedAt: metadata.capturedAt ?? localIso(file.mtimeMs),
+        eventName: target.name,
+        seq: seq.next(),
+        cameraModel: metadata.cameraModel ?? null,
+        originalName: path.basename(file.path),
+      });
+      const extension = path.extname(name);
+      const base = name.slice(0, name.length - extension.length);
+      for (let attempt = 2; taken.has(name) || (await fileExists(path.join(eventDir, name))); attempt += 1) name = `${base}-${attempt}${extension}`;
+      taken.add(name);
+      names.push({ source: file.path, destination: path.relative(this.deps.libraryRoot, path.join(eventDir, name)) });
+    }
+    return { event: target.name, names, total: scanned.files.length, failed: scanned.unsupported.filter((entry) => looksLikeMedia(entry.path)).map(describeUnreadable) };
   }
 
   private async planDryRun(

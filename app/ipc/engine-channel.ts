@@ -14,7 +14,7 @@ export type ToEngine =
 
 /** Messages the engine process sends back. */
 export type FromEngine =
-  | { type: 'ready'; libraryRoot: string }
+  | { type: 'ready'; libraryRoot: string | null }
   | { type: 'failed'; error: IpcError }
   | { type: 'result'; id: number; result: Result }
   | { type: 'media'; id: number; media: MediaFile | null }
@@ -35,7 +35,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** The main process's side of the engine process. */
 export interface EngineClient {
   /** Resolves with the library's root once the engine is open; rejects with its reason if it could not open. */
-  ready: Promise<{ libraryRoot: string }>;
+  /** Settles once the engine answers; `libraryRoot` is null on first run (no library chosen yet). */
+  ready: Promise<{ libraryRoot: string | null }>;
   call(method: string, input: unknown): Promise<Result>;
   /** The file behind `/media/<assetId>/<variant>`, or null when there is none (or it lies outside the library). */
   resolveMedia(assetId: string, variant: string): Promise<MediaFile | null>;
@@ -64,8 +65,8 @@ export function createEngineClient(port: MessageEnd<ToEngine>): EngineClient {
   const listeners = new Set<(event: PushEvent) => void>();
   let gone: string | null = null;
   let onClosed: (() => void) | null = null;
-  let settleReady!: { resolve: (value: { libraryRoot: string }) => void; reject: (error: Error) => void };
-  const ready = new Promise<{ libraryRoot: string }>((resolve, reject) => (settleReady = { resolve, reject }));
+  let settleReady!: { resolve: (value: { libraryRoot: string | null }) => void; reject: (error: Error) => void };
+  const ready = new Promise<{ libraryRoot: string | null }>((resolve, reject) => (settleReady = { resolve, reject }));
   // An unobserved rejection of `ready` must not crash the main process; callers see it when they await.
   ready.catch(() => undefined);
 

@@ -11,8 +11,12 @@ const ENTRY = fileURLToPath(new URL('./engine-process.entry.ts', import.meta.url
 const PHOTOS = 40;
 
 /** Forks the real entry in a real child process, as Electron's utilityProcess.fork does in the app. */
-function startEngineProcess(libraryPath: string, extra: string[] = []): { child: ChildProcess; client: EngineClient; exited: Promise<number | null> } {
-  const child = fork(ENTRY, ['--library', libraryPath, ...extra], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+function startEngineProcess(libraryPath: string | null, extra: string[] = [], configDir = dir.join('config')): { child: ChildProcess; client: EngineClient; exited: Promise<number | null> } {
+  const args = libraryPath === null ? extra : ['--library', libraryPath, ...extra];
+  // The recent-libraries list goes to the test's own settings folder, never the user's.
+  const env: NodeJS.ProcessEnv = { ...process.env, KEEPSAKE_CONFIG_DIR: configDir };
+  delete env.KEEPSAKE_LIBRARY;
+  const child = fork(ENTRY, args, { env, execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
   const end: MessageEnd<ToEngine> = {
     post: (message) => void child.send(message),
     listen: (listener) => {
@@ -62,6 +66,29 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): 
 }
 
 describe(createEngineClient.name, () => {
+  it('starts on first run with no library named, opens one when asked, and reopens it next time', async () => {
+    const firstRun = startEngineProcess(null, ['--no-background'], dir.join('fresh-config'));
+    try {
+      expect(await firstRun.client.ready).toEqual({ libraryRoot: null });
+      expect(await firstRun.client.call('library:info', {})).toMatchObject({ ok: false, error: { code: 'not-found', message: 'No library is open yet.' } });
+      expect(await firstRun.client.resolveMedia('1', 'thumb')).toBeNull();
+      const created = dir.join('first-run-library');
+      expect(await ok(firstRun.client, 'library:open', { path: created, create: true })).toMatchObject({ root: created });
+      expect(await ok(firstRun.client, 'library:status', {})).toMatchObject({ assets: 0 });
+      await firstRun.client.close();
+      expect(await firstRun.exited).toBe(0);
+    } finally {
+      if (firstRun.child.exitCode === null) firstRun.child.kill('SIGKILL');
+    }
+    const again = startEngineProcess(null, ['--no-background'], dir.join('fresh-config'));
+    try {
+      expect(await again.client.ready).toEqual({ libraryRoot: dir.join('first-run-library') });
+      await again.client.close();
+    } finally {
+      if (again.child.exitCode === null) again.child.kill('SIGKILL');
+    }
+  });
+
   it('opens the library in its own process and answers calls by id', async () => {
     expect(engine.child.pid).not.toBe(process.pid);
     expect(await ok(engine.client, 'library:info', {})).toMatchObject({ root: dir.join('library'), readOnly: false });

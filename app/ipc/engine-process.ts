@@ -2,7 +2,9 @@ import path from 'node:path';
 import { openEngine, resolveLibraryPath, type Engine, type EngineOptions } from '../engine.ts';
 import { countCardMedia } from '../ingest/volumes.ts';
 import { toAppError, isAppError } from '../shared/errors.ts';
-import { createDispatcher, toIpcError } from './dispatcher.ts';
+import { toIpcError } from './dispatcher.ts';
+import { createLibraryHolder } from './library-holder.ts';
+import { RecentLibraries, userConfigDir } from './recent-libraries.ts';
 import type { FromEngine, MessageEnd } from './engine-channel.ts';
 import { resolveMedia } from './media.ts';
 
@@ -11,14 +13,21 @@ import { resolveMedia } from './media.ts';
 // engine-channel.ts, which loads none of the engine.
 
 /** Options of {@link serveEngine}. */
-export interface ServeEngineOptions extends EngineOptions {
-  /** Start the job queue and the camera-card watcher once open (the app does; some tests do not). */
+export interface ServeEngineOptions extends Omit<EngineOptions, 'libraryPath'> {
+  /** The library to open; null starts on first run (or reopens the most recent library, with `recent`). */
+  libraryPath: string | null;
+  /** Start the job queue and the camera-card watcher of each library opened (the app does; some tests do not). */
   startBackground?: boolean;
+  /** Where opened libraries are remembered; null keeps no list. */
+  recent?: RecentLibraries | null;
+  /** The folder first run proposes for a new library. */
+  suggestedPath?: string;
 }
 
 /** A served engine: `closed` settles once the engine has shut down (after a `close` message, or {@link ServedEngine.close}). */
 export interface ServedEngine {
-  engine: Engine;
+  /** The open library's engine; null until one is chosen on first run. */
+  readonly engine: Engine | null;
   closed: Promise<void>;
   /** Shuts the engine down as a `close` message would (when the parent has gone, say). */
   close(): Promise<void>;
@@ -29,31 +38,43 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Opens the engine and serves its dispatcher over `port` until a `close` message arrives. Every call is answered by
- * id as soon as it finishes, so a long one never holds up the others. Opening failures are reported as `failed`.
+ * Serves the contract over `port` until a `close` message arrives. Every call is answered by id as soon as it
+ * finishes, so a long one never holds up the others. The library is held by a {@link createLibraryHolder}: named
+ * on the command line it is opened at once (a failure is reported as `failed`); otherwise the most recent one
+ * still on disk is reopened, or the window starts on first run and opens one with `library:open`.
  */
 export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEngineOptions): Promise<ServedEngine | null> {
-  let engine: Engine;
-  try {
-    engine = await openEngine(options);
-  } catch (error) {
-    port.post({ type: 'failed', error: toIpcError(error) });
-    return null;
+  const { libraryPath, startBackground, recent = null, suggestedPath, ...engineOptions } = options;
+  const holder = createLibraryHolder({
+    async openEngine(root, create) {
+      const opened = await openEngine({ ...engineOptions, libraryPath: root, create });
+      if (startBackground) {
+        opened.jobs.start();
+        opened.volumes.start();
+      }
+      return opened;
+    },
+    recent,
+    suggestedPath: suggestedPath ?? resolveLibraryPath(undefined, {}),
+  });
+  const wanted = libraryPath ?? (await recent?.list().catch(() => []))?.find((library) => library.available)?.path ?? null;
+  if (wanted !== null) {
+    const opened = await holder.call('library:open', { path: path.resolve(wanted), create: libraryPath !== null && options.create !== false });
+    if (!opened.ok && libraryPath !== null) {
+      await holder.close();
+      port.post({ type: 'failed', error: opened.error });
+      return null;
+    }
   }
   // A parent that has gone cannot be told anything; the engine still finishes what it is writing.
   const post = (message: FromEngine): void => {
     try {
       port.post(message);
     } catch (error) {
-      engine.log.warn('engine message not delivered', { type: message.type, error: toAppError(error) });
+      holder.engine?.log.warn('engine message not delivered', { type: message.type, error: toAppError(error) });
     }
   };
-  const dispatcher = createDispatcher(engine);
-  const unsubscribe = dispatcher.subscribe((event) => post({ type: 'push', event }));
-  if (options.startBackground) {
-    engine.jobs.start();
-    engine.volumes.start();
-  }
+  const unsubscribe = holder.subscribe((event) => post({ type: 'push', event }));
   let shutdown: Promise<void> | null = null;
   let stopListening: () => void = () => undefined;
   let resolveClosed!: () => void;
@@ -62,8 +83,7 @@ export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEn
     shutdown ??= (async () => {
       stopListening();
       unsubscribe();
-      await dispatcher.close();
-      await engine.close();
+      await holder.close();
       post({ type: 'closed' });
       resolveClosed();
     })();
@@ -81,13 +101,15 @@ export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEn
     if (!isObject(message) || typeof message.type !== 'string' || shutdown !== null) return;
     if (message.type === 'call' && typeof message.id === 'number' && typeof message.method === 'string') {
       const id = message.id;
-      void dispatcher.call(message.method, message.input).then(
+      void holder.call(message.method, message.input).then(
         (result) => post({ type: 'result', id, result }),
-        // The dispatcher resolves every call; should it ever reject, the caller still gets an answer.
+        // The holder resolves every call; should it ever reject, the caller still gets an answer.
         (error: unknown) => post({ type: 'result', id, result: { ok: false, error: toIpcError(error) } }),
       );
     } else if (message.type === 'media:resolve' && typeof message.id === 'number') {
       const id = message.id;
+      const engine = holder.engine;
+      if (engine === null) return post({ type: 'media', id, media: null });
       resolveMedia(engine, String(message.assetId), String(message.variant)).then(
         (media) => post({ type: 'media', id, media }),
         (error: unknown) => {
@@ -101,8 +123,14 @@ export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEn
       void close();
     }
   });
-  post({ type: 'ready', libraryRoot: engine.libraryRoot });
-  return { engine, closed, close };
+  post({ type: 'ready', libraryRoot: holder.engine?.libraryRoot ?? null });
+  return {
+    get engine() {
+      return holder.engine;
+    },
+    closed,
+    close,
+  };
 }
 
 /** The parent-facing end of the current process: Electron's `process.parentPort`, else Node's IPC channel. */
@@ -135,9 +163,18 @@ interface ElectronParentPort {
   off(event: 'message', listener: (event: { data: unknown }) => void): void;
 }
 
-/** The engine process's options from its command line (`--library DIR`) and environment (`KEEPSAKE_LIBRARY`). */
+/**
+ * The engine process's options from its command line (`--library DIR`) and environment (`KEEPSAKE_LIBRARY`); with
+ * neither, the most recent library (remembered in the user's settings folder) or first run.
+ */
 export function engineOptionsFrom(argv: readonly string[], env: NodeJS.ProcessEnv): ServeEngineOptions {
   const at = argv.indexOf('--library');
   const flag = at >= 0 ? argv[at + 1] : undefined;
-  return { libraryPath: resolveLibraryPath(flag, env), startBackground: !argv.includes('--no-background') };
+  const named = flag || env.KEEPSAKE_LIBRARY ? resolveLibraryPath(flag, env) : null;
+  return {
+    libraryPath: named,
+    startBackground: !argv.includes('--no-background'),
+    recent: new RecentLibraries(userConfigDir(env)),
+    suggestedPath: resolveLibraryPath(undefined, {}),
+  };
 }
