@@ -13,5 +13,5 @@ export function registerAppScheme(): void {
 /** Serves `keepsake://app/...` in `session`: the renderer's build and media by asset id (see app/ipc/app-protocol.ts). */
 export function serveAppScheme(session: Session, options: AppProtocolOptions): void {
   const handle = createAppProtocolHandler(options);
-  session.protocol.handle(APP_SCHEME, (request) => handle({ url: request.url, method: request.method, range: request.headers.get('range') }));
+  session.protocol.handle(APP_SCHEME, (request) => handle({ url: request.url, method: request.method, range: request.headers.get('range'), ifNoneMatch: request.headers.get('if-none-match') }));
 }

@@ -87,6 +87,19 @@ describe(createAppProtocolHandler.name, () => {
     expect(response.headers.get('content-length')).toBe(String(bytes.length));
   });
 
+  it('lets the window revalidate a thumbnail it has: the same ETag answers 304 with no body', async () => {
+    const first = await get(`keepsake://app/media/${assetId}/thumb`);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^"[0-9a-z]+-[0-9a-z]+"$/);
+    await first.arrayBuffer();
+    const again = await handle({ url: `keepsake://app/media/${assetId}/thumb`, method: 'GET', range: null, ifNoneMatch: etag });
+    expect(again.status).toBe(304);
+    expect((await again.arrayBuffer()).byteLength).toBe(0);
+    expectAppHeaders(again);
+    const stale = await handle({ url: `keepsake://app/media/${assetId}/thumb`, method: 'GET', range: null, ifNoneMatch: '"0-0"' });
+    expect(stale.status).toBe(200);
+  });
+
   it('answers a Range request with 206 and exactly those bytes, and a bad range with 416', async () => {
     const original = await readFile((await resolveMedia(engine, assetId, 'original')).file);
     const part = await get(`keepsake://app/media/${assetId}/original`, 'bytes=100-199');

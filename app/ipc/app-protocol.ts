@@ -58,6 +58,8 @@ export interface AppRequest {
   method: string;
   /** The `Range` header, if any. */
   range: string | null;
+  /** The `If-None-Match` header, if any: a media file whose ETag it names answers 304. */
+  ifNoneMatch?: string | null;
 }
 
 function respond(status: number, body: ConstructorParameters<typeof Response>[0], headers: Record<string, string> = {}): Response {
@@ -102,7 +104,8 @@ export function createAppProtocolHandler(options: AppProtocolOptions): (request:
       if (parts.length !== 2 || !/^[1-9][0-9]{0,14}$/.test(parts[0]!) || !/^[a-z]{1,16}$/.test(parts[1]!)) return notFound();
       const media = await options.resolveMedia(parts[0]!, parts[1]!);
       if (!media) return notFound();
-      return serveFile(media.file, media.mime, media.size, request.range, head);
+      if (request.ifNoneMatch === media.etag) return respond(304, null, { ETag: media.etag, 'Cache-Control': 'no-cache' });
+      return serveFile(media.file, media.mime, media.size, request.range, head, { ETag: media.etag });
     }
     const root = await realpath(options.staticDir).catch(() => null);
     if (root === null) return respond(200, head ? null : NOT_BUILT, { 'Content-Type': 'text/html; charset=utf-8' });
@@ -121,7 +124,7 @@ export function createAppProtocolHandler(options: AppProtocolOptions): (request:
   };
 }
 
-function serveFile(file: string, type: string, size: number, range: string | null, head: boolean): Response {
+function serveFile(file: string, type: string, size: number, range: string | null, head: boolean, extra: Record<string, string> = {}): Response {
   let start = 0;
   let end = size - 1;
   let status = 200;
@@ -143,6 +146,7 @@ function serveFile(file: string, type: string, size: number, range: string | nul
     'Accept-Ranges': 'bytes',
     // A thumbnail is remade when its photo is rotated, and a new build replaces the bundle: always revalidate.
     'Cache-Control': 'no-cache',
+    ...extra,
     ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
   };
   if (head || size === 0) return respond(status, null, headers);

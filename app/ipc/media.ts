@@ -19,6 +19,13 @@ export interface MediaFile {
   file: string;
   mime: string;
   size: number;
+  /** A validator of this file's bytes (size and modification time): a remade thumbnail gets a new one. */
+  etag: string;
+}
+
+/** The ETag of a file from its size and modification time. */
+export function fileEtag(info: { size: number; mtimeMs: number }): string {
+  return `"${info.size.toString(36)}-${Math.floor(info.mtimeMs).toString(36)}"`;
 }
 
 /** True for a string that is a catalog asset id (a positive integer without leading zeros). */
@@ -42,7 +49,8 @@ export async function resolveMedia(engine: Engine, assetId: string | number, var
     if (!SAFE_ORIGINAL.test(asset.mime) || path.isAbsolute(asset.path)) throw refused;
     const real = await realpath(path.join(engine.libraryRoot, asset.path)).catch(() => null);
     if (!real || !inside(root, real) || inside(path.join(root, '.keepsake'), real)) throw refused;
-    return { file: real, mime: asset.mime, size: (await stat(real)).size };
+    const info = await stat(real);
+    return { file: real, mime: asset.mime, size: info.size, etag: fileEtag(info) };
   }
   const derivative = variant as DerivativeVariant;
   if (!engine.derivatives.variantsOf(asset).includes(derivative)) throw refused;
@@ -50,7 +58,8 @@ export async function resolveMedia(engine: Engine, assetId: string | number, var
   const real = await realpath(made).catch(() => null);
   const cache = await realpath(cacheRoot(engine.libraryRoot)).catch(() => null);
   if (!real || !cache || !inside(cache, real)) throw refused;
-  return { file: real, mime: VARIANT_MIME[derivative], size: (await stat(real)).size };
+  const info = await stat(real);
+  return { file: real, mime: VARIANT_MIME[derivative], size: info.size, etag: fileEtag(info) };
 }
 
 function inside(root: string, file: string): boolean {

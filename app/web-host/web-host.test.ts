@@ -181,6 +181,10 @@ describe(startWebHost.name, () => {
       expect(thumb.status).toBe(200);
       expect(thumb.headers['content-type']).toBe('image/webp');
       expect(thumb.body.subarray(8, 12).toString()).toBe('WEBP');
+      // A tile scrolled back into view revalidates: the same ETag costs a 304 and no bytes.
+      expect(thumb.headers['cache-control']).toBe('private, no-cache');
+      const revalidated = await request(`/media/${photo.id}/thumb`, { headers: { ...auth(), 'If-None-Match': String(thumb.headers.etag) } });
+      expect([revalidated.status, revalidated.body.length]).toEqual([304, 0]);
       expect((await request(`/media/${photo.id}/preview`, { headers: auth() })).headers['content-type']).toBe('image/jpeg');
       const full = await request(`/media/${video.id}/proxy`, { headers: auth() });
       expect(full.headers['content-type']).toBe('video/mp4');

@@ -7,9 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Engine } from '../engine.ts';
-import { createDispatcher, toIpcError, type Dispatcher } from '../ipc/dispatcher.ts';
+import { toIpcError } from '../ipc/dispatcher.ts';
+import { createLibraryHolder, type LibraryHolder } from '../ipc/library-holder.ts';
+import type { RecentLibraries } from '../ipc/recent-libraries.ts';
+import { createLogger } from '../log/logger.ts';
 import { resolveMedia } from '../ipc/media.ts';
-import { isAppError } from '../shared/errors.ts';
+import { AppError, isAppError } from '../shared/errors.ts';
 
 /** Largest request body accepted (RPC inputs are small). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -19,7 +22,14 @@ export const DEFAULT_STATIC_DIR = fileURLToPath(new URL('../../renderer/dist/', 
 
 /** Options of {@link startWebHost}. */
 export interface WebHostOptions {
-  engine: Engine;
+  /** The library to serve; without one the page starts on first run and opens one with `library:open`. */
+  engine?: Engine | null;
+  /** Opens the library chosen on the page (and starts its background work); needed to switch libraries. */
+  openLibrary?: (libraryPath: string, create: boolean) => Promise<Engine>;
+  /** Where opened libraries are remembered. */
+  recent?: RecentLibraries | null;
+  /** The folder first run proposes for a new library. */
+  suggestedLibraryPath?: string;
   /** 0 picks a free port. */
   port?: number;
   /** The renderer build; default `renderer/dist`. */
@@ -34,7 +44,8 @@ export interface WebHost {
   token: string;
   /** The URL to open once: it carries the token, which the first load trades for a cookie. */
   url: string;
-  dispatcher: Dispatcher;
+  /** The contract as served; `dispatcher.engine` is the open library's engine, or null. */
+  dispatcher: LibraryHolder;
   close(): Promise<void>;
 }
 
@@ -60,7 +71,17 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
   const token = options.token ?? randomBytes(32).toString('base64url');
   const tokenDigest = digest(token);
   const staticDir = options.staticDir ?? DEFAULT_STATIC_DIR;
-  const dispatcher = createDispatcher(options.engine);
+  const dispatcher = createLibraryHolder({
+    engine: options.engine ?? null,
+    openEngine:
+      options.openLibrary ??
+      (() => Promise.reject(new AppError('conflict', 'This Keepsake serves one library; restart it with --library to open another.'))),
+    recent: options.recent ?? null,
+    suggestedPath: options.suggestedLibraryPath ?? options.engine?.libraryRoot ?? '',
+  });
+  // Before a library is open there is no engine log to write to.
+  const quiet = createLogger('web-host');
+  const log = () => dispatcher.engine?.log ?? quiet;
   let port = 0;
   const allowedHosts = (): Set<string> => new Set([`127.0.0.1:${port}`, `localhost:${port}`]);
   const headers = (): Record<string, string> => ({
@@ -92,7 +113,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
 
   const server = http.createServer((req, res) => {
     void handle(req, res).catch((error: unknown) => {
-      options.engine.log.error('web host request failed', { error: toIpcError(error) });
+      log().error('web host request failed', { error: toIpcError(error) });
       if (!res.headersSent) sendJson(res, 500, { ok: false, error: toIpcError(error) });
       else res.destroy();
     });
@@ -128,9 +149,18 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Use GET.');
       const parts = url.pathname.slice('/media/'.length).split('/');
       if (parts.length !== 2) return send(res, 404, 'Not found.');
+      const engine = dispatcher.engine;
+      if (engine === null) return send(res, 404, 'Not found.');
       try {
-        const media = await resolveMedia(options.engine, parts[0]!, parts[1]!);
-        return serveFile(req, res, media.file, media.mime, media.size);
+        const media = await resolveMedia(engine, parts[0]!, parts[1]!);
+        // Revalidated, never trusted blindly (a rotated photo's thumbnail is remade under the same URL), but a
+        // tile scrolled back into view costs a 304, not the picture again.
+        const validators = { ETag: media.etag, 'Cache-Control': 'private, no-cache' };
+        if (req.headers['if-none-match'] === media.etag) {
+          res.writeHead(304, { ...headers(), ...validators });
+          return void res.end();
+        }
+        return serveFile(req, res, media.file, media.mime, media.size, validators);
       } catch (error) {
         if (isAppError(error, 'not-found')) return send(res, 404, 'Not found.');
         throw error;
@@ -164,7 +194,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
     return serveFile(req, res, file, type, (await stat(file)).size);
   }
 
-  function serveFile(req: IncomingMessage, res: ServerResponse, file: string, type: string, size: number): void {
+  function serveFile(req: IncomingMessage, res: ServerResponse, file: string, type: string, size: number, extra: Record<string, string> = {}): void {
     const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
     let start = 0;
     let end = size - 1;
@@ -184,6 +214,7 @@ export async function startWebHost(options: WebHostOptions): Promise<WebHost> {
       'Content-Type': type,
       'Content-Length': String(end - start + 1),
       'Accept-Ranges': 'bytes',
+      ...extra,
       ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
     });
     if (req.method === 'HEAD') return void res.end();
