@@ -120,6 +120,9 @@ export class AssetsRepo {
   private readonly countAll: Statement;
   private readonly statusStmt: Statement;
   private readonly locationStmt: Statement;
+  private readonly idLists: Record<string, Statement> = {};
+  private manyStmt: Statement | undefined;
+  private coversStmt: Statement | undefined;
 
   constructor(private readonly db: Database) {
     this.insertStmt = db.prepare(`
@@ -244,6 +247,50 @@ export class AssetsRepo {
   private pageParams(key: string, params: Record<string, unknown>, after: PageCursor | null, limit: number): Record<string, unknown> {
     const edge = key.endsWith(':desc') ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
     return { ...params, afterTime: after?.sortTime ?? edge, afterId: after?.id ?? edge, limit: limit + 1 };
+  }
+
+  /**
+   * Every asset id of an event (or of the whole library) in page order: what the grid needs to size its scroll
+   * area and jump anywhere without loading whole assets. Served from the covering (event_id, sort_time, id) and
+   * (sort_time, id) indexes, a few bytes per asset.
+   */
+  listIds(scope: { eventId?: EventId | null; order?: SortOrder }): AssetId[] {
+    const eventId = scope.eventId ?? null;
+    const order = scope.order ?? (eventId === null ? 'desc' : 'asc');
+    const key = `${eventId === null ? 'all' : 'event'}:${order}`;
+    this.idLists[key] ??= this.db
+      .prepare(
+        `SELECT id FROM assets ${eventId === null ? '' : 'WHERE event_id = @eventId'}
+         ORDER BY sort_time ${order === 'desc' ? 'DESC' : 'ASC'}, id ${order === 'desc' ? 'DESC' : 'ASC'}`,
+      )
+      .pluck();
+    return this.idLists[key].all(eventId === null ? {} : { eventId }) as AssetId[];
+  }
+
+  /** The assets with these ids, in the order asked; ids not in the catalog are left out. */
+  getMany(ids: readonly AssetId[]): Asset[] {
+    if (ids.length === 0) return [];
+    this.manyStmt ??= this.db.prepare('SELECT * FROM assets WHERE id IN (SELECT value FROM json_each(@ids))');
+    const byId = new Map((this.manyStmt.all({ ids: JSON.stringify(ids) }) as AssetRow[]).map((row) => [row.id, row]));
+    return ids.flatMap((id) => {
+      const row = byId.get(id);
+      return row ? [toAsset(row)] : [];
+    });
+  }
+
+  /**
+   * The cover of each event that has assets: its best readable picture (picked first, then highest rated,
+   * photos before videos, then the earliest), so the dashboard shows what the photographer chose.
+   */
+  eventCovers(): Map<EventId, AssetId> {
+    this.coversStmt ??= this.db.prepare(
+      `SELECT e.id AS eventId,
+         (SELECT a.id FROM assets a WHERE a.event_id = e.id AND a.status = 'ok'
+          ORDER BY a.flag = 'pick' DESC, a.flag = 'reject', a.rating DESC, a.kind = 'video', a.sort_time, a.id LIMIT 1) AS assetId
+       FROM events e`,
+    );
+    const rows = this.coversStmt.all() as Array<{ eventId: EventId; assetId: AssetId | null }>;
+    return new Map(rows.flatMap((row) => (row.assetId === null ? [] : [[row.eventId, row.assetId] as const])));
   }
 
   /** Number of assets in the library. */

@@ -142,6 +142,35 @@ describe('AssetsRepo', () => {
     catalog.assets.setCulling(stored.id, { flag: 'reject' });
     expect(catalog.assets.get(stored.id)).toMatchObject({ rating: 5, flag: 'reject', colorLabel: 'red' });
   });
+
+  it('lists the ids of an event or the timeline in page order, from a covering index', () => {
+    const event = catalog.events.create({ name: 'Play', folder: 'Play' });
+    for (let i = 0; i < 12; i += 1) catalog.assets.insert(asset({ hash: `p${i}`, eventId: i < 8 ? event.id : null, sortTime: (i * 7) % 5 }));
+    const paged = [...catalog.assets.listEventPage(event.id, { limit: 1000 }).items.map((a) => a.id)];
+    expect(catalog.assets.listIds({ eventId: event.id })).toEqual(paged);
+    expect(catalog.assets.listIds({ eventId: event.id, order: 'desc' })).toEqual([...paged].reverse());
+    expect(catalog.assets.listIds({})).toEqual(catalog.assets.listTimelinePage({ limit: 1000 }).items.map((a) => a.id));
+    expect(plan('SELECT id FROM assets WHERE event_id = @eventId ORDER BY sort_time, id', { eventId: 1 })).toMatch(/COVERING INDEX assets_event_time/);
+  });
+
+  it('reads many assets in the order asked, leaving out unknown ids', () => {
+    const [a, b, c] = ['x', 'y', 'z'].map((hash) => catalog.assets.insert(asset({ hash })));
+    expect(catalog.assets.getMany([c!.id, 999 as AssetId, a!.id, b!.id]).map((found) => found.hash)).toEqual(['z', 'x', 'y']);
+    expect(catalog.assets.getMany([])).toEqual([]);
+  });
+
+  it('covers each event with its picked, best-rated readable photo', () => {
+    const play = catalog.events.create({ name: 'Play', folder: 'Play' });
+    const empty = catalog.events.create({ name: 'Empty', folder: 'Empty' });
+    const early = catalog.assets.insert(asset({ hash: 'e1', eventId: play.id, sortTime: 1 }));
+    const video = catalog.assets.insert(asset({ hash: 'e2', eventId: play.id, sortTime: 0, kind: 'video', mime: 'video/mp4' }));
+    expect(catalog.assets.eventCovers()).toEqual(new Map([[play.id, early.id]]));
+    const rated = catalog.assets.insert(asset({ hash: 'e3', eventId: play.id, sortTime: 2, rating: 5 }));
+    catalog.assets.setStatus(rated.id, 'unreadable', 'truncated');
+    catalog.assets.setCulling(video.id, { flag: 'pick' });
+    expect(catalog.assets.eventCovers().get(play.id)).toBe(video.id);
+    expect(catalog.assets.eventCovers().has(empty.id)).toBe(false);
+  });
 });
 
 describe('EventsRepo', () => {

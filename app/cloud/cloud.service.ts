@@ -68,7 +68,7 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
   readonly publisher: Publisher;
   private readonly catalog: Catalog;
   private readonly libraryRoot: string;
-  private readonly credentials: CredentialsProvider;
+  private credentials: CredentialsProvider;
   private readonly log: Logger;
   private readonly overrides: Partial<CloudSettings>;
   private readonly uploaderOptions: CloudServiceOptions['uploader'];
@@ -81,7 +81,7 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
     this.libraryRoot = options.libraryRoot;
     this.credentials = options.credentials ?? cliCredentials(undefined);
     this.log = options.log ?? createLogger('cloud');
-    this.overrides = options.overrides ?? {};
+    this.overrides = { ...options.overrides };
     this.uploaderOptions = options.uploader;
     this.publisher = new Publisher({
       catalog: options.catalog,
@@ -114,6 +114,43 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
     const saved = saveCloudSettings(this.catalog.library, changes);
     this.closeConnection();
     return saved;
+  }
+
+  /** Publishes through the school's sync service from now on (after a sign-in), or the bucket alone (null). */
+  attachSchool(school: (QuotaReserver & GallerySink) | null): void {
+    this.publisher.link(school);
+  }
+
+  /**
+   * Sets the bandwidth limit (KB/s, null for none) and applies it to the uploads in flight at once: the
+   * connection is kept, so no request is cut. A limit this process was started with (`--limit-kbps`) yields.
+   */
+  setLimit(kbps: number | null): CloudSettings {
+    const saved = saveCloudSettings(this.catalog.library, { limitKbps: kbps });
+    delete this.overrides.limitKbps;
+    this.connectionValue?.uploader.throttle.setRate(kbps === null ? null : kbps * 1000);
+    return saved;
+  }
+
+  /** Queues again the uploads that failed for good or were cancelled; returns how many. */
+  retryFailed(): number {
+    return (['publish', 'manifest'] as const).reduce((n, kind) => n + this.catalog.jobs.retryFailed(kind), 0);
+  }
+
+  /** The provider of the store's access key in force. */
+  get credentialsProvider(): CredentialsProvider {
+    return this.credentials;
+  }
+
+  /** Takes the store's access key from `provider` from now on (a key entered in the desktop's settings). */
+  useCredentials(provider: CredentialsProvider): void {
+    this.credentials = provider;
+    this.closeConnection();
+  }
+
+  /** Where the store's access key comes from, for the settings screen (never the key itself). */
+  get credentialsSource(): string {
+    return this.credentials.source;
   }
 
   /** The store and uploader, built on first use. */

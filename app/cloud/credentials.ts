@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { AppError } from '../shared/errors.ts';
+import type { SecretStore } from '../sync/secret-store.ts';
 
 /** An access key for the object store. */
 export interface StoreCredentials {
@@ -91,5 +92,62 @@ export function cliCredentials(profile: string | undefined, env: NodeJS.ProcessE
       Promise.reject(
         new AppError('unauthorized', 'No S3 credentials: set KEEPSAKE_S3_ACCESS_KEY_ID and KEEPSAKE_S3_SECRET_ACCESS_KEY, or pass --profile NAME.'),
       ),
+  };
+}
+
+/** An access key the desktop keeps (entered in its settings), over `fallback` while none is kept. */
+export interface KeptCredentials extends CredentialsProvider {
+  /** Whether a key is kept; null until the store was first read. */
+  readonly kept: boolean | null;
+  /** The last four characters of the kept access key id, to tell keys apart; never the secret. */
+  readonly hint: string | null;
+  /** Reads the store (once at start; the provider reads it again by itself when asked for the key). */
+  load(): Promise<void>;
+  keep(credentials: StoreCredentials): Promise<void>;
+  forget(): Promise<void>;
+}
+
+/** Checks an access key as typed; a message for the person who typed it. */
+export function checkStoreCredentials(credentials: StoreCredentials): void {
+  if (!/^[\x21-\x7e]{3,128}$/.test(credentials.accessKeyId)) throw new AppError('invalid-input', 'The access key ID is 3 to 128 characters without spaces.');
+  if (!/^[\x21-\x7e]{8,256}$/.test(credentials.secretAccessKey)) throw new AppError('invalid-input', 'The secret access key is 8 to 256 characters without spaces.');
+}
+
+/** {@link KeptCredentials} over a {@link SecretStore}. */
+export function keptCredentials(store: SecretStore, fallback: CredentialsProvider): KeptCredentials {
+  let kept: StoreCredentials | null | undefined;
+  const read = async (): Promise<StoreCredentials | null> => {
+    const text = await store.load();
+    if (text === null) return null;
+    const parsed = JSON.parse(text) as Partial<StoreCredentials>;
+    if (typeof parsed.accessKeyId !== 'string' || typeof parsed.secretAccessKey !== 'string') return null;
+    return { accessKeyId: parsed.accessKeyId, secretAccessKey: parsed.secretAccessKey };
+  };
+  return {
+    get source() {
+      return kept ? store.where : fallback.source;
+    },
+    get kept() {
+      return kept === undefined ? null : kept !== null;
+    },
+    get hint() {
+      return kept ? kept.accessKeyId.slice(-4) : null;
+    },
+    async load() {
+      kept = await read();
+    },
+    async credentials() {
+      kept ??= await read();
+      return kept ?? fallback.credentials();
+    },
+    async keep(credentials) {
+      checkStoreCredentials(credentials);
+      await store.save(JSON.stringify({ accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey }));
+      kept = { accessKeyId: credentials.accessKeyId, secretAccessKey: credentials.secretAccessKey };
+    },
+    async forget() {
+      await store.clear();
+      kept = null;
+    },
   };
 }

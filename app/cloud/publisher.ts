@@ -45,6 +45,12 @@ export interface HeldAsset {
   reason: string;
 }
 
+/** The kind of a {@link Publisher.holdReason}, for a UI that groups them (its wording stays beside it). */
+export function holdKind(reason: string): 'consent' | 'unreadable' | 'missing' {
+  if (reason.startsWith('tagged with')) return 'consent';
+  return reason.includes('missing') ? 'missing' : 'unreadable';
+}
+
 /** What `publish` decided for an event. */
 export interface PublishPlan {
   event: SchoolEvent;
@@ -60,6 +66,19 @@ export interface PublishPlan {
   /** Estimated bytes to send, as reserved with the sync service (when one is configured). */
   estimatedBytes: number;
   reservation: { id: string; bytes: number } | null;
+}
+
+/** {@link Publisher.preview}: the plan, with the queued assets split into new and modified. */
+export interface PublishPreview extends PublishPlan {
+  newCount: number;
+  modifiedCount: number;
+}
+
+interface Decision {
+  plan: PublishPlan;
+  toQueue: Array<{ asset: Asset; state: 'new' | 'modified' }>;
+  toRemove: AssetId[];
+  toHold: Array<{ asset: Asset; reason: string }>;
 }
 
 export interface PublisherOptions {
@@ -87,8 +106,8 @@ export class Publisher {
   private readonly libraryRoot: string;
   private readonly derivatives: DerivativeService;
   private readonly cloud: PublisherOptions['cloud'];
-  private readonly quota: QuotaReserver | null;
-  private readonly gallery: GallerySink | null;
+  private quota: QuotaReserver | null;
+  private gallery: GallerySink | null;
   private readonly log: Logger;
 
   constructor(options: PublisherOptions) {
@@ -117,40 +136,9 @@ export class Publisher {
 
   /** Publishes an event: decides each asset's state and queues the uploads. See {@link PublishPlan}. */
   async publish(eventId: EventId, options: { originals?: boolean } = {}): Promise<PublishPlan> {
-    const event = this.requireEvent(eventId);
-    const { settings } = this.cloud();
+    const { plan, toQueue, toRemove, toHold } = await this.decide(eventId, options.originals === true);
     const originals = options.originals === true;
-    if (originals && !settings.allowOriginals) {
-      throw new AppError('forbidden', "The school's plan does not allow publishing originals (cloud setting allowOriginals is off).");
-    }
-    const plan: PublishPlan = { event, queued: 0, unchanged: 0, removing: 0, held: [], rejected: 0, estimatedBytes: 0, reservation: null };
-    const toQueue: Array<{ asset: Asset; state: 'new' | 'modified' }> = [];
-    const toRemove: AssetId[] = [];
-    const toHold: Array<{ asset: Asset; reason: string }> = [];
-    for (const asset of this.eventAssets(eventId)) {
-      const current = this.catalog.cloud.getPublication(asset.id);
-      const wasOut = current?.state === 'published' || current?.state === 'modified' || this.catalog.cloud.objectsOfAsset(asset.id).length > 0;
-      if (asset.flag === 'reject') {
-        plan.rejected += 1;
-        if (wasOut) toRemove.push(asset.id);
-        continue;
-      }
-      const reason = this.holdReason(asset);
-      if (reason) {
-        toHold.push({ asset, reason });
-        if (wasOut) plan.removing += 1;
-        continue;
-      }
-      if (current?.state === 'published' && current.originals === originals) {
-        plan.unchanged += 1;
-        continue;
-      }
-      toQueue.push({ asset, state: current?.state === 'published' || current?.state === 'modified' ? 'modified' : 'new' });
-      plan.estimatedBytes += await this.estimate(asset, originals);
-    }
-    plan.removing += toRemove.length;
-    plan.queued = toQueue.length;
-    plan.held = toHold.map(({ asset, reason }) => ({ assetId: asset.id, name: asset.originalName, reason }));
+    const { event } = plan;
     if (this.quota && plan.estimatedBytes > 0) {
       // Nothing is queued unless the school has room for all of it.
       plan.reservation = await this.quota.reserve({ eventId, bytes: plan.estimatedBytes, objects: toQueue.length });
@@ -175,6 +163,60 @@ export class Publisher {
     })();
     this.log.info('publish planned', { event: event.name, queued: plan.queued, unchanged: plan.unchanged, held: plan.held.length, removing: plan.removing });
     return plan;
+  }
+
+  /**
+   * What {@link publish} would do now, without queueing or reserving anything: for the publish panel.
+   * `newCount`/`modifiedCount` split the queued assets by whether the bucket had them before.
+   */
+  async preview(eventId: EventId, options: { originals?: boolean } = {}): Promise<PublishPreview> {
+    const { plan, toQueue } = await this.decide(eventId, options.originals === true);
+    const modifiedCount = toQueue.filter((item) => item.state === 'modified').length;
+    return { ...plan, queued: toQueue.length, newCount: toQueue.length - modifiedCount, modifiedCount };
+  }
+
+  /** Connects publishing to the school's sync service (after sign-in), or disconnects it (null). */
+  link(school: (QuotaReserver & GallerySink) | null): void {
+    this.quota = school;
+    this.gallery = school;
+  }
+
+  /** The decision for each asset of an event (the rules of {@link publish}); changes nothing. */
+  private async decide(eventId: EventId, originals: boolean): Promise<Decision> {
+    const event = this.requireEvent(eventId);
+    const { settings } = this.cloud();
+    if (originals && !settings.allowOriginals) {
+      throw new AppError('forbidden', "The school's plan does not allow publishing originals (cloud setting allowOriginals is off).");
+    }
+    const plan: PublishPlan = { event, queued: 0, unchanged: 0, removing: 0, held: [], rejected: 0, estimatedBytes: 0, reservation: null };
+    const toQueue: Decision['toQueue'] = [];
+    const toRemove: AssetId[] = [];
+    const toHold: Decision['toHold'] = [];
+    for (const asset of this.eventAssets(eventId)) {
+      const current = this.catalog.cloud.getPublication(asset.id);
+      const wasOut = current?.state === 'published' || current?.state === 'modified' || this.catalog.cloud.objectsOfAsset(asset.id).length > 0;
+      if (asset.flag === 'reject') {
+        plan.rejected += 1;
+        if (wasOut) toRemove.push(asset.id);
+        continue;
+      }
+      const reason = this.holdReason(asset);
+      if (reason) {
+        toHold.push({ asset, reason });
+        if (wasOut) plan.removing += 1;
+        continue;
+      }
+      if (current?.state === 'published' && current.originals === originals) {
+        plan.unchanged += 1;
+        continue;
+      }
+      toQueue.push({ asset, state: current?.state === 'published' || current?.state === 'modified' ? 'modified' : 'new' });
+      plan.estimatedBytes += await this.estimate(asset, originals);
+    }
+    plan.removing += toRemove.length;
+    plan.queued = toQueue.length;
+    plan.held = toHold.map(({ asset, reason }) => ({ assetId: asset.id, name: asset.originalName, reason }));
+    return { plan, toQueue, toRemove, toHold };
   }
 
   /** Takes an event off the bucket: every published asset is marked deleted and its objects removed by the queue. */

@@ -75,6 +75,43 @@ export function saveCloudSettings(library: LibraryRepo, changes: Partial<CloudSe
   return parsed.data;
 }
 
+/** Each setting's message, for a form: what is wrong with the value, in words its reader understands. */
+export type CloudSettingsErrors = Partial<Record<keyof CloudSettings, string>>;
+
+const FIELD_MESSAGES: Partial<Record<keyof CloudSettings, string>> = {
+  endpoint: 'The endpoint is a URL such as https://s3.eu-west-1.amazonaws.com (leave it empty for AWS).',
+  region: 'The region is letters, digits and hyphens, such as eu-west-1 (or auto for R2).',
+  bucket: 'A bucket name is 3–63 lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit.',
+  school: 'The school id is letters, digits, "-" and "_" (at most 64), as in the key layout schools/{school}/….',
+  originalsStorageClass: `The storage class is one of ${STORAGE_CLASSES.join(', ')}.`,
+  concurrency: 'Requests at once is a whole number from 1 to 64.',
+  limitKbps: 'The bandwidth limit is a whole number of KB/s above 0 (or empty for no limit).',
+  partSizeMiB: 'The part size is a whole number of MiB from 5 to 5120.',
+  requestTimeoutSec: 'The request timeout is a number of seconds above 0.',
+};
+
+/**
+ * Checks `changes` over the stored settings as {@link saveCloudSettings} would, and says what is wrong field
+ * by field. Stricter than the stored schema where a form can be: a region must look like one, and an
+ * endpoint must be http(s) (the SDK would take ftp:// and fail later with a puzzling error).
+ */
+export function validateCloudSettings(current: CloudSettings | null, changes: Partial<CloudSettings>): { settings: CloudSettings; errors: null } | { settings: null; errors: CloudSettingsErrors } {
+  const errors: CloudSettingsErrors = {};
+  const parsed = cloudSettingsSchema.safeParse({ ...current, ...changes });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const field = issue.path[0] as keyof CloudSettings | undefined;
+      if (field === undefined || errors[field]) continue;
+      errors[field] = issue.code === 'invalid_type' && issue.input === undefined ? `The ${field === 'bucket' ? 'bucket' : 'school id'} is needed.` : (FIELD_MESSAGES[field] ?? issue.message);
+    }
+  }
+  const merged = { ...current, ...changes };
+  if (typeof merged.region === 'string' && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(merged.region)) errors.region ??= FIELD_MESSAGES.region!;
+  if (typeof merged.endpoint === 'string' && !/^https?:\/\//i.test(merged.endpoint)) errors.endpoint ??= FIELD_MESSAGES.endpoint!;
+  if (Object.keys(errors).length > 0 || !parsed.success) return { settings: null, errors };
+  return { settings: parsed.data, errors: null };
+}
+
 /**
  * The part size for a file: the preferred size, raised to a whole MiB so the file fits in 10,000 parts.
  * Throws for a file larger than S3 can hold (5 TiB).

@@ -3,6 +3,7 @@ import type { Asset, EventSummary, Person, SchoolEvent } from '../shared/domain.
 import { COLOR_LABELS, CONSENT_PURPOSES } from '../shared/domain.ts';
 import type { ErrorCode } from '../shared/errors.ts';
 import type { AssetPage, CameraCard, QueueProgress, RemovedVolume } from '../shared/views.ts';
+import { PUBLISH_CALLS, PUBLISH_PUSH_EVENTS, type PublishOutputs, type PublishPushPayloads } from './publish-contract.ts';
 
 // Every schema is strict (unknown keys are refused), every string and array bounded, every number an integer in a range:
 // the renderer is untrusted input, and nothing reaches the engine before it passes one of these.
@@ -22,6 +23,8 @@ const empty = z.strictObject({});
 /** Input schemas of every call, by channel (`domain:verb`). */
 export const CALLS = {
   'library:info': empty,
+  'library:open': z.strictObject({ path: filePath, create: z.boolean().default(false) }),
+  'library:recent': empty,
   'library:status': empty,
   'events:list': empty,
   'events:create': z.strictObject({
@@ -43,6 +46,8 @@ export const CALLS = {
   'assets:eventPage': z.strictObject({ eventId: idSchema, order: z.enum(['asc', 'desc']).default('asc'), ...pageInput }),
   'assets:timelinePage': z.strictObject({ order: z.enum(['asc', 'desc']).default('desc'), ...pageInput }),
   'assets:get': z.strictObject({ id: idSchema }),
+  'assets:positions': z.strictObject({ eventId: idSchema.optional(), order: z.enum(['asc', 'desc']).optional() }),
+  'assets:getMany': z.strictObject({ ids: z.array(idSchema).min(1).max(500) }),
   'assets:setRating': z.strictObject({ ids: assetIds, rating: z.number().int().min(0).max(5) }),
   'assets:setFlag': z.strictObject({ ids: assetIds, flag: z.enum(['none', 'pick', 'reject']) }),
   'assets:setColorLabel': z.strictObject({ ids: assetIds, colorLabel: z.enum(COLOR_LABELS).nullable() }),
@@ -55,7 +60,14 @@ export const CALLS = {
   'people:importRoster': z.strictObject({ file: filePath }),
   'search:query': z.strictObject({ query: text(1000), ...pageInput }),
   'search:suggest': z.strictObject({ prefix: text(200), limit: z.number().int().min(1).max(100).default(10) }),
-  'import:preview': z.strictObject({ source: filePath, event: name, template: text(500).optional(), limit: z.number().int().min(1).max(500).default(50) }),
+  'import:preview': z.strictObject({
+    source: filePath,
+    event: name,
+    template: text(500).optional(),
+    limit: z.number().int().min(1).max(500).default(50),
+    // Names only, nothing hashed: for the live preview while a rename template is typed.
+    quick: z.boolean().default(false),
+  }),
   'import:start': z.strictObject({
     source: filePath,
     event: name,
@@ -67,6 +79,8 @@ export const CALLS = {
   'jobs:progress': empty,
   'assets:unreadable': z.strictObject({ limit: z.number().int().min(1).max(1000).default(200) }),
   'volumes:list': empty,
+  // The school connection and publishing (publish-contract.ts).
+  ...PUBLISH_CALLS,
 } as const;
 
 /** A channel name. */
@@ -79,6 +93,13 @@ export type CallInput<M extends Method> = z.input<(typeof CALLS)[M]>;
 /** An event as the dashboard shows it. */
 export interface EventCard extends EventSummary {
   unpublishedCount: number;
+  /** The asset whose thumbnail stands for the event (picked, best rated, readable), or null while it is empty. */
+  coverAssetId: number | null;
+}
+
+/** Every asset id of a grid's source in display order: the grid's true height and random access, without the assets. */
+export interface AssetPositions {
+  ids: number[];
 }
 
 /** One asset for the loupe and the metadata panel. */
@@ -90,14 +111,25 @@ export interface AssetDetail {
   variants: string[];
 }
 
+/** A library opened on this computer before, most recent first. */
+export interface RecentLibrary {
+  path: string;
+  name: string;
+  openedAt: string;
+  /** False when the folder is gone (a disconnected drive): it stays listed, greyed out. */
+  available: boolean;
+}
+
 /** The outcome of a batch edit. */
 export interface BatchResult {
   updated: number;
 }
 
 /** What each call returns. */
-export interface Outputs {
+export interface Outputs extends PublishOutputs {
   'library:info': { root: string; name: string; readOnly: boolean; damage: string | null };
+  'library:open': { root: string; name: string; readOnly: boolean; damage: string | null };
+  'library:recent': { libraries: RecentLibrary[]; suggested: string };
   'library:status': { assets: number; unreadable: number; missing: number; events: number; people: number; jobs: Record<string, Record<string, number>> };
   'events:list': EventCard[];
   'events:create': SchoolEvent;
@@ -105,6 +137,8 @@ export interface Outputs {
   'assets:eventPage': AssetPage;
   'assets:timelinePage': AssetPage;
   'assets:get': AssetDetail;
+  'assets:positions': AssetPositions;
+  'assets:getMany': Asset[];
   'assets:setRating': BatchResult;
   'assets:setFlag': BatchResult;
   'assets:setColorLabel': BatchResult;
@@ -117,7 +151,8 @@ export interface Outputs {
   'people:importRoster': { created: number; updated: number; errors: Array<{ line: number; message: string }> };
   'search:query': AssetPage;
   'search:suggest': { tags: string[]; people: string[]; events: string[] };
-  'import:preview': { event: string; names: Array<{ source: string; destination: string }>; duplicates: number; failed: Array<{ source: string; reason: string }>; total: number };
+  /** `duplicates` is null in a quick preview: they are found when the import runs. */
+  'import:preview': { event: string; names: Array<{ source: string; destination: string }>; duplicates: number | null; failed: Array<{ source: string; reason: string }>; total: number };
   'import:start': { importId: string };
   'import:cancel': { cancelled: boolean };
   'jobs:progress': QueueProgress;
@@ -151,12 +186,13 @@ export const PUSH_EVENTS = {
   'asset:thumbReady': z.strictObject({ assetId: idSchema }),
   'volume:inserted': z.strictObject({ path: z.string(), label: z.string(), mediaCount: z.number().int(), bytes: z.number().int(), partial: z.boolean() }),
   'volume:removed': z.strictObject({ path: z.string(), label: z.string() }),
+  ...PUBLISH_PUSH_EVENTS,
 } as const;
 
 /** A push event's name. */
 export type PushEventName = keyof typeof PUSH_EVENTS;
 /** Payloads of push events. */
-export interface PushPayloads {
+export interface PushPayloads extends PublishPushPayloads {
   'import:progress': z.output<(typeof PUSH_EVENTS)['import:progress']>;
   'import:finished': z.output<(typeof PUSH_EVENTS)['import:finished']>;
   'jobs:progress': QueueProgress;

@@ -185,6 +185,10 @@ describe(createDispatcher.name, () => {
     const fresh = await ok<{ names: Array<{ destination: string }> }>('import:preview', { source: dir.join('card2'), event: 'Other', template: '{event}-{seq:2}' });
     expect(fresh.names.map((name) => name.destination)).toEqual(['Other/Other-01.jpg']);
     expect(engine.catalog.events.findByName('Other')).toBeUndefined();
+    // The quick preview hashes nothing: the card's files already in the library are named too, duplicates unknown.
+    const quick = await ok<{ names: Array<{ destination: string }>; duplicates: number | null; total: number }>('import:preview', { source: dir.join('card'), event: 'Other', template: '{event}-{seq:2}', quick: true });
+    expect(quick).toMatchObject({ duplicates: null, total: 3 });
+    expect(quick.names.map((name) => name.destination)).toEqual(['Other/Other-01.jpg', 'Other/Other-02.jpg', 'Other/Other-03.jpg']);
     const gone = await dispatcher.call('import:preview', { source: dir.join('no-such-card'), event: 'Other' });
     expect(gone).toMatchObject({ ok: false, error: { code: 'not-found', message: expect.stringMatching(/card/), hint: expect.any(String) } });
 
@@ -192,6 +196,21 @@ describe(createDispatcher.name, () => {
     expect(await ok('jobs:progress', {})).toMatchObject({ paused: false, kinds: expect.arrayContaining([expect.objectContaining({ kind: 'thumbs' })]) });
     expect(await ok('assets:unreadable', {})).toEqual([]);
     expect(await ok('volumes:list', {})).toEqual([]);
+  });
+
+  it('serves a grid its positions, the visible assets in one batch, and each event its cover', async () => {
+    const [sports] = (await ok<Array<{ id: number; name: string; coverAssetId: number | null }>>('events:list', {})).filter((event) => event.name === 'Sports Day');
+    const { ids } = await ok<{ ids: number[] }>('assets:positions', { eventId: sports!.id });
+    const paged = await ok<{ items: Array<{ id: number }> }>('assets:eventPage', { eventId: sports!.id, limit: 1000 });
+    expect(ids).toEqual(paged.items.map((asset) => asset.id));
+    expect(sports!.coverAssetId).not.toBeNull();
+    expect(ids).toContain(sports!.coverAssetId);
+    expect((await ok<{ ids: number[] }>('assets:positions', {})).ids).toEqual((await ok<{ items: Array<{ id: number }> }>('assets:timelinePage', { limit: 1000 })).items.map((asset) => asset.id));
+    const many = await ok<Array<{ id: number; thumbhash: string | null }>>('assets:getMany', { ids: [ids[2], 999_999, ids[0]] });
+    expect(many.map((asset) => asset.id)).toEqual([ids[2], ids[0]]);
+    expect(many.every((asset) => typeof asset.thumbhash === 'string')).toBe(true);
+    expect(await dispatcher.call('assets:positions', { eventId: 999_999 })).toMatchObject({ ok: false, error: { code: 'not-found' } });
+    expect(await dispatcher.call('assets:getMany', { ids: Array.from({ length: 501 }, (_, i) => i + 1) })).toMatchObject({ ok: false, error: { code: 'invalid-input' } });
   });
 
   it('pushes camera cards inserted and removed, and lists them', async () => {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import type { z } from 'zod';
 import type { Engine } from '../engine.ts';
 import { EventFolders } from '../ingest/event-folders.ts';
 import { AppError, isAppError, toAppError, type ErrorCode } from '../shared/errors.ts';
 import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
+import type { SessionStore } from '../sync/sync-client.ts';
+import { createPublishHandlers } from './publish-handlers.ts';
 import { CALLS, isMethod, type Input, type IpcError, type Method, type Outputs, type PushEvent, type Result } from './contract.ts';
 
 /** A listener of push events. */
@@ -49,8 +52,16 @@ function describeIssues(issues: z.core.$ZodIssue[]): string {
 
 type Handlers = { [M in Method]: (input: Input<M>) => Promise<Outputs[M]> | Outputs[M] };
 
+/** Options of {@link createDispatcher}. */
+export interface DispatcherOptions {
+  /** Where the sync session's refresh token is kept: Electron passes the keychain's; by default a 0600 file in the library. */
+  sessions?: SessionStore;
+  /** How often the school's change feed is pulled while signed in (default 60 s; 0 never). */
+  feedPollMs?: number;
+}
+
 /** Builds the dispatcher: validates every input with the contract before the engine sees it. */
-export function createDispatcher(engine: Engine): Dispatcher {
+export function createDispatcher(engine: Engine, options: DispatcherOptions = {}): Dispatcher {
   const listeners = new Set<PushListener>();
   const imports = new Map<string, AbortController>();
   const running = new Set<Promise<void>>();
@@ -74,6 +85,7 @@ export function createDispatcher(engine: Engine): Dispatcher {
   engine.jobs.on('done', onDone);
   engine.volumes.on('card', onCardInserted);
   engine.volumes.on('removed', onCardRemoved);
+  const publishing = createPublishHandlers(engine, { push, pollMs: options.feedPollMs ?? 60_000, ...(options.sessions ? { sessions: options.sessions } : {}) });
 
   const { catalog } = engine;
   const folders = new EventFolders(catalog);
@@ -94,6 +106,13 @@ export function createDispatcher(engine: Engine): Dispatcher {
       const info = catalog.library.get();
       return { root: engine.libraryRoot, name: info?.name ?? '', readOnly: catalog.readOnly, damage: catalog.damage };
     },
+    // A dispatcher serves one engine; switching libraries is the holder's (see library-holder.ts).
+    'library:open': ({ path: wanted }) => {
+      if (path.resolve(wanted) !== engine.libraryRoot) throw new AppError('conflict', `Keepsake has the library at ${engine.libraryRoot} open; restart it with the other library to switch.`);
+      const info = catalog.library.get();
+      return { root: engine.libraryRoot, name: info?.name ?? '', readOnly: catalog.readOnly, damage: catalog.damage };
+    },
+    'library:recent': () => ({ libraries: [{ path: engine.libraryRoot, name: catalog.library.get()?.name ?? path.basename(engine.libraryRoot), openedAt: new Date().toISOString(), available: true }], suggested: engine.libraryRoot }),
     'library:status': () => {
       const byStatus = catalog.assets.countByStatus();
       return {
@@ -105,8 +124,14 @@ export function createDispatcher(engine: Engine): Dispatcher {
         jobs: catalog.jobs.countsByKind(),
       };
     },
-    'events:list': () =>
-      catalog.events.listSummaries().map((event) => ({ ...event, unpublishedCount: Math.max(0, event.assetCount - catalog.cloud.publicationCounts(event.id).published) })),
+    'events:list': () => {
+      const covers = catalog.assets.eventCovers();
+      return catalog.events.listSummaries().map((event) => ({
+        ...event,
+        unpublishedCount: Math.max(0, event.assetCount - catalog.cloud.publicationCounts(event.id).published),
+        coverAssetId: covers.get(event.id) ?? null,
+      }));
+    },
     'events:create': (input) => {
       catalog.assertWritable();
       const planned = folders.peek(input.name);
@@ -127,6 +152,11 @@ export function createDispatcher(engine: Engine): Dispatcher {
       if (!asset) throw new AppError('not-found', `Asset ${id} is not in the library.`);
       return { asset, tags: catalog.tags.forAsset(asset.id), people: catalog.people.forAsset(asset.id), variants: [...engine.derivatives.variantsOf(asset), 'original'] };
     },
+    'assets:positions': ({ eventId, order }) => {
+      if (eventId !== undefined && !catalog.events.get(eventId as EventId)) throw new AppError('not-found', `Event ${eventId} is not in the library.`);
+      return { ids: catalog.assets.listIds({ eventId: (eventId ?? null) as EventId | null, ...(order ? { order } : {}) }) };
+    },
+    'assets:getMany': ({ ids }) => catalog.assets.getMany(ids as AssetId[]),
     'assets:setRating': ({ ids, rating }) => batch(ids, (id) => catalog.assets.setCulling(id, { rating })),
     'assets:setFlag': ({ ids, flag }) => batch(ids, (id) => catalog.assets.setCulling(id, { flag })),
     'assets:setColorLabel': ({ ids, colorLabel }) => batch(ids, (id) => catalog.assets.setCulling(id, { colorLabel })),
@@ -148,7 +178,11 @@ export function createDispatcher(engine: Engine): Dispatcher {
     'people:importRoster': ({ file }) => engine.roster.import(file),
     'search:query': ({ query, limit, after }) => engine.search.search(query, { limit, after }),
     'search:suggest': ({ prefix, limit }) => engine.search.suggest(prefix, limit),
-    'import:preview': async ({ source, event, template, limit }) => {
+    'import:preview': async ({ source, event, template, limit, quick }) => {
+      if (quick) {
+        const names = await engine.imports.previewNames({ source, event, limit, ...(template !== undefined ? { renameTemplate: template } : {}) });
+        return { ...names, duplicates: null };
+      }
       const report = await engine.imports.run({ source, event, dryRun: true, ...(template !== undefined ? { renameTemplate: template } : {}) });
       return {
         event: report.event.name,
@@ -230,6 +264,7 @@ export function createDispatcher(engine: Engine): Dispatcher {
         .search('is:unreadable', { limit })
         .items.map((asset) => ({ id: asset.id, path: asset.path, originalName: asset.originalName, reason: asset.error })),
     'volumes:list': () => engine.volumes.cards,
+    ...publishing.handlers,
   };
 
   return {
@@ -256,6 +291,7 @@ export function createDispatcher(engine: Engine): Dispatcher {
     async close() {
       for (const controller of imports.values()) controller.abort();
       await Promise.allSettled([...running]);
+      await publishing.close();
       engine.jobs.off('progress', onProgress);
       engine.jobs.off('done', onDone);
       engine.volumes.off('card', onCardInserted);

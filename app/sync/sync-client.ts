@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from '../fs/durable-files.ts';
+import { tempPathFor, writeFileAtomic } from '../fs/durable-files.ts';
 import { AppError, ERROR_CODES, type ErrorCode } from '../shared/errors.ts';
 
 /** What a desktop keeps between runs: the server and a refresh token (never the password). */
@@ -35,8 +35,10 @@ export function fileSessionStore(file: string): SessionStore {
     },
     async save(session) {
       await mkdir(path.dirname(file), { recursive: true });
+      // A temp file left by a crash keeps its old mode when reopened: start from none, so the token is never readable.
+      await rm(tempPathFor(file), { force: true });
       await writeFileAtomic(file, `${JSON.stringify(session)}\n`, { mode: 0o600 });
-      // A temp file left by an earlier crash may have been reused with looser permissions.
+      // The umask may have narrowed the mode further, never widened it; this states it whatever the umask.
       await chmod(file, 0o600);
     },
     async clear() {
@@ -92,6 +94,12 @@ export class SyncClient {
     this.session = null;
     this.accessToken = null;
     await this.options.store.clear();
+  }
+
+  /** Where and as whom the stored session is signed in, without its token; null when signed out. */
+  async account(): Promise<{ serverUrl: string; email: string } | null> {
+    const session = await this.current();
+    return session ? { serverUrl: session.serverUrl, email: session.email } : null;
   }
 
   /** Whether a session is stored (the user signed in on this machine before). */
