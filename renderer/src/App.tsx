@@ -7,6 +7,9 @@ import { FirstRunView } from './views/FirstRunView.tsx';
 import { GridView } from './views/GridView.tsx';
 import { ImportView } from './views/ImportView.tsx';
 import { PeopleView } from './views/PeopleView.tsx';
+import { SettingsView } from './views/SettingsView.tsx';
+import { UploadsView } from './views/UploadsView.tsx';
+import { PublishPanel } from './components/PublishPanel.tsx';
 import { SearchBox } from './components/SearchBox.tsx';
 import { StatusBar } from './components/StatusBar.tsx';
 import { CardPrompt } from './components/CardPrompt.tsx';
@@ -16,6 +19,8 @@ const TABS: Array<{ label: string; view: View; key: string }> = [
   { label: 'All photos', view: { name: 'grid', source: { kind: 'timeline' } }, key: 'grid' },
   { label: 'Import', view: { name: 'import' }, key: 'import' },
   { label: 'People', view: { name: 'people' }, key: 'people' },
+  { label: 'Uploads', view: { name: 'uploads' }, key: 'uploads' },
+  { label: 'Settings', view: { name: 'settings' }, key: 'settings' },
 ];
 
 /** The window: a top bar (screens, search), the current screen, the status bar. */
@@ -93,5 +98,11 @@ function Screen({ view }: { view: View }): React.JSX.Element {
       return <ImportView source={view.source} eventName={view.eventName} />;
     case 'people':
       return <PeopleView />;
+    case 'settings':
+      return <SettingsView />;
+    case 'uploads':
+      return <UploadsView />;
+    case 'publish':
+      return <PublishPanel eventId={view.eventId} />;
   }
 }

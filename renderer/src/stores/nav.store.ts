@@ -9,7 +9,10 @@ export type View =
   | { name: 'events' }
   | { name: 'grid'; source: GridSource }
   | { name: 'import'; source?: string; eventName?: string }
-  | { name: 'people' };
+  | { name: 'people' }
+  | { name: 'settings' }
+  | { name: 'uploads' }
+  | { name: 'publish'; eventId: number };
 
 interface NavState {
   view: View;

@@ -1,0 +1,52 @@
+import { create } from 'zustand';
+import type { UploadsView } from '../../../app/ipc/publish-contract.ts';
+import { asCallError, bridge, call, type CallError } from '../bridge/keepsake.ts';
+
+interface UploadsState {
+  view: UploadsView | null;
+  error: CallError | null;
+  /** What the last action said ("3 uploads queued again"). */
+  message: string | null;
+  load(): Promise<void>;
+  /** Follows `uploads:progress`; returns the function that stops. */
+  follow(): () => void;
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+  cancel(): Promise<void>;
+  retry(): Promise<void>;
+  setLimit(kbps: number | null): Promise<void>;
+}
+
+/** The upload queue: the engine's snapshot, kept fresh by its push events. */
+export const useUploadsStore = create<UploadsState>((set) => {
+  const act = async (work: () => Promise<UploadsView>, message: string | null = null): Promise<void> => {
+    set({ error: null, message: null });
+    try {
+      set({ view: await work(), message });
+    } catch (error) {
+      set({ error: asCallError(error) });
+    }
+  };
+  return {
+    view: null,
+    error: null,
+    message: null,
+    load: () => act(() => call('uploads:status', {})),
+    follow() {
+      return bridge().on('uploads:progress', (view) => set({ view }));
+    },
+    pause: () => act(() => call('uploads:pause', {}), 'Paused: what is being sent finishes first.'),
+    resume: () => act(() => call('uploads:resume', {})),
+    cancel: () => act(() => call('uploads:cancel', {}), 'Cancelled. Publish the event again to send what is left.'),
+    async retry() {
+      set({ error: null, message: null });
+      try {
+        const { retried, ...view } = await call('uploads:retry', {});
+        set({ view, message: `${retried} upload${retried === 1 ? '' : 's'} queued again.` });
+      } catch (error) {
+        set({ error: asCallError(error) });
+      }
+    },
+    setLimit: (kbps) => act(() => call('uploads:setLimit', { kbps }), kbps === null ? 'No bandwidth limit.' : `Limited to ${kbps.toLocaleString()} KB/s.`),
+  };
+});
