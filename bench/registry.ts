@@ -22,5 +22,6 @@ export const BENCHES: readonly BenchEntry[] = [
   { name: 'watch', module: './watch.bench.ts', description: 'watching event folders: ready time, RSS and inotify watches vs chokidar 5' },
   { name: 'upload', module: './upload.bench.ts', description: 'S3 multipart uploads to s3rver vs rclone copy: throughput, part size × concurrency, peak RSS of a 5 GiB upload' },
   { name: 'sync', module: './sync.bench.ts', description: 'sync service on SQLite and PostgreSQL: gallery page and presign under 500 connections, publishing a 2,000-asset manifest; vs bare Fastify' },
+  { name: 'ui', module: './ui.bench.ts', description: 'desktop grid in Chromium over 100,000 assets: first paint, frames dropped scrolling 10,000, heap, rating key to paint; vs a static page of every tile' },
   { name: 'gallery', module: './gallery.bench.ts', description: "parents' gallery on a phone in Chromium (4× CPU): first paint, interactive and bytes of an event of 1,000 and 10,000 media vs a static page" },
 ];

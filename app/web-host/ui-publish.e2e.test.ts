@@ -1,0 +1,224 @@
+/// <reference lib="dom" />
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { openEngine, type Engine } from '../engine.ts';
+import { librarySessionFile } from '../ipc/publish-handlers.ts';
+import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
+import { fileSessionStore, SyncClient } from '../sync/sync-client.ts';
+import { makeJpeg } from '../test/fixtures.ts';
+import { startS3Server, type S3Server } from '../test/s3-server.ts';
+import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { artifactPath } from '../test/browser.ts';
+import { buildRenderer, launchBrowser, openUi, type UiSession } from '../test/ui.ts';
+import { startWebHost, type WebHost } from './web-host.ts';
+
+// The desktop's connection to its school and its publishing, as a photographer does it: sign in from the
+// settings screen, set up the school's bucket, open an event's publish panel (one photo held back for
+// consent), publish with a bandwidth limit, pause, close Keepsake mid-upload, start it again, resume, and
+// find every object in the bucket and the event's media listed by the school's sync service.
+
+let browser: Browser;
+let s3: S3Server;
+let service: SyncServiceProcess;
+let ui: UiSession;
+// After the restart: the second engine and host on the same library.
+let engine2: Engine | null = null;
+let host2: WebHost | null = null;
+let page: Page;
+let eventId: EventId;
+
+const shot = async (name: string): Promise<void> => {
+  await page.screenshot({ path: artifactPath('desktop', name) });
+};
+
+beforeAll(async () => {
+  [browser, s3] = await Promise.all([launchBrowser(), startS3Server()]);
+  service = await startSyncService({
+    env: { S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_FORCE_PATH_STYLE: 'true', S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
+  });
+  // No key in the environment: the photographer enters it in settings.
+  for (const name of ['KEEPSAKE_S3_ACCESS_KEY_ID', 'KEEPSAKE_S3_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'KEEPSAKE_S3_PROFILE']) vi.stubEnv(name, '');
+  ui = await openUi({
+    suite: 'desktop',
+    browser,
+    engineOptions: { uploaderTiming: { maxRetries: 2, backoffMs: 50 } },
+    prepare: async (engine, dir) => {
+      // Big enough that previews take a few seconds at 40 KB/s, so pausing has something to stop.
+      for (let i = 1; i <= 3; i += 1) {
+        await makeJpeg(dir.join('card', `IMG_000${i}.JPG`), { seed: i, width: 3000, height: 2000, quality: 95, exif: { dateTimeOriginal: `2026:05:14 10:0${i}:00` } });
+      }
+      await engine.imports.run({ source: dir.join('card'), event: 'Sports Day' });
+      eventId = engine.catalog.events.findByName('Sports Day')!.id;
+      const first = engine.catalog.assets.listEventPage(eventId, { limit: 10 }).items[0]!;
+      const { person } = engine.catalog.people.upsert({ name: 'Ana Lima', classGroup: '3B' });
+      engine.catalog.people.setConsent(person.id as PersonId, 'publish', false, 'office');
+      engine.catalog.people.tagAsset(first.id as AssetId, person.id as PersonId);
+      engine.jobs.start();
+      await engine.jobs.whenIdle(['thumbs']);
+    },
+  });
+  page = ui.page;
+}, 180_000);
+
+afterAll(async () => {
+  await ui?.context.close();
+  if (host2) {
+    await host2.close();
+    await engine2?.close();
+  } else {
+    await ui?.host.close();
+    await ui?.engine.close();
+  }
+  await ui?.dir.cleanup();
+  await browser?.close();
+  vi.unstubAllEnvs();
+  await service?.stop();
+  await s3?.close();
+});
+
+const screens = () => page.getByRole('navigation', { name: 'Screens' });
+
+describe('connecting to the school and publishing from the desktop', () => {
+  it('signs in from settings and sets up the school’s bucket, with a message per wrong field', async () => {
+    await screens().getByRole('button', { name: 'Settings' }).click();
+    const signIn = page.getByRole('form', { name: 'Sign in to the sync service' });
+    await signIn.getByLabel('Sync service URL').fill(service.base);
+    await signIn.getByLabel('Email').fill(service.admin.email);
+    await signIn.getByLabel('Password').fill('not the password');
+    await signIn.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').filter({ hasText: /password/i }).waitFor();
+    await signIn.getByLabel('Password').fill(service.admin.password);
+    await signIn.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByText('This library publishes for Greenfield Primary.', { exact: true }).waitFor();
+
+    const storage = page.getByRole('form', { name: 'Storage settings' });
+    // The school id comes from the school signed in to.
+    expect(await storage.getByLabel(/^School id/).inputValue()).toBe('greenfield');
+    await storage.getByLabel(/^Endpoint/).fill(s3.endpoint);
+    await storage.getByLabel(/^Bucket/).fill('Keepsake_Photos');
+    await storage.getByLabel(/^Part size/).fill('2');
+    await storage.getByRole('button', { name: 'Save storage settings' }).click();
+    await expect.poll(() => storage.getByLabel(/^Bucket/).getAttribute('aria-invalid')).toBe('true');
+    expect(await storage.getByLabel(/^Part size/).getAttribute('aria-invalid')).toBe('true');
+    await shot('settings-invalid');
+    await storage.getByLabel(/^Bucket/).fill(s3.bucket);
+    await storage.getByLabel(/^Part size/).fill('5');
+    await storage.getByLabel(/Path-style/).check();
+    // One request at a time, so a pause leaves work queued behind the one in flight.
+    await storage.getByLabel(/^Requests at once/).fill('1');
+    await storage.getByRole('button', { name: 'Save storage settings' }).click();
+    await page.getByText('Storage settings saved.').waitFor();
+    await storage.getByRole('button', { name: 'Check the bucket' }).click();
+    await page.getByRole('alert').filter({ hasText: 'no access key for the bucket yet' }).waitFor();
+    const key = page.getByRole('form', { name: 'Access key' });
+    await key.getByLabel('Access key ID').fill('S3RVER');
+    await key.getByLabel('Secret access key').fill('a-secret-s3rver-ignores');
+    await key.getByRole('button', { name: 'Keep this key' }).click();
+    await key.getByText('The key ending in …RVER is kept in a file in the library only you can read.', { exact: false }).waitFor();
+    expect(await key.getByLabel('Secret access key').inputValue()).toBe('');
+    await storage.getByRole('button', { name: 'Check the bucket' }).click();
+    await page.getByText(`The bucket ${s3.bucket} is reachable`, { exact: false }).waitFor();
+    await shot('settings-signed-in');
+    // Nothing secret reached the page.
+    const html = await page.content();
+    expect(html).not.toContain(service.admin.password);
+    expect(html).not.toContain('a-secret-s3rver-ignores');
+  }, 60_000);
+
+  it('opens the publish panel: two new, one held back for consent, and the school’s storage', async () => {
+    await screens().getByRole('button', { name: 'Uploads' }).click();
+    await page.getByRole('table', { name: 'Events to publish' }).getByRole('row', { name: /Sports Day/ }).getByRole('button', { name: 'Publish…' }).click();
+    const counts = page.getByRole('list', { name: 'What will be published' });
+    await counts.waitFor();
+    expect(await counts.getByRole('listitem').first().textContent()).toBe('2 new items');
+    const held = page.getByRole('table', { name: 'Not published' }).getByRole('row');
+    expect(await held.count()).toBe(1);
+    expect(await held.textContent()).toMatch(/IMG_0001\.JPG.*No consent.*Ana Lima \(3B\): consent to publish denied/);
+    expect(await page.getByRole('meter', { name: 'School storage after this publish' }).getAttribute('aria-valuetext')).toMatch(/^0 B of .* used now; .* after this publish$/);
+    await shot('publish-panel');
+  }, 60_000);
+
+  it('publishes with a bandwidth limit, shows progress, and pauses', async () => {
+    // The limit first (a school's slow uplink), then the publish.
+    await screens().getByRole('button', { name: 'Uploads' }).click();
+    const limit = page.getByRole('form', { name: 'Bandwidth limit' });
+    await limit.getByLabel('Limit (KB/s)').fill('40');
+    await limit.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Limited to 40 KB/s.').waitFor();
+    await page.getByRole('table', { name: 'Events to publish' }).getByRole('row', { name: /Sports Day/ }).getByRole('button', { name: 'Publish…' }).click();
+    await page.getByRole('button', { name: 'Publish 2 items' }).click();
+    await page.getByRole('button', { name: 'Show uploads' }).click();
+    const headline = page.getByLabel('Overall progress').locator('.progress-headline');
+    await expect.poll(() => headline.textContent(), { timeout: 30_000 }).toMatch(/^Uploading · [01] of 2 items · .* of /);
+    await page.getByRole('table', { name: 'Files being sent' }).waitFor();
+    await expect.poll(() => headline.textContent(), { timeout: 20_000 }).toMatch(/KB\/s/);
+    await shot('uploads-progress');
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await page.getByText('Paused', { exact: true }).waitFor();
+    // The request in flight finishes (faster once the limit is raised); then nothing more is sent.
+    await limit.getByLabel('Limit (KB/s)').fill('5000');
+    await limit.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Limited to 5,000 KB/s.').waitFor();
+    const bytes = () => ui.engine.cloud.connection().uploader.progress().bytesSent;
+    // A slice through the old limit may still be sleeping (up to 1.6 s for 64 KiB at 40 KB/s): settled is 3 s without a byte.
+    let last = -1;
+    let changedAt = Date.now();
+    await expect.poll(async () => {
+      const now = bytes();
+      if (now !== last) [last, changedAt] = [now, Date.now()];
+      return Date.now() - changedAt >= 3000;
+    }, { interval: 500, timeout: 30_000 }).toBe(true);
+    const objects = ui.engine.catalog.cloud.objectsOfEvent(eventId).length;
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(bytes()).toBe(last);
+    expect(ui.engine.catalog.cloud.objectsOfEvent(eventId).length).toBe(objects);
+    expect(ui.engine.catalog.jobs.countsByKind().publish!.done).toBeLessThan(2);
+    await shot('uploads-paused');
+  }, 90_000);
+
+  it('keeps the paused queue across a restart of Keepsake, resumes, and the school lists the media', async () => {
+    await page.close();
+    await ui.host.close();
+    await ui.engine.close();
+    engine2 = await openEngine({ libraryPath: ui.dir.join('library'), create: false, uploaderTiming: { maxRetries: 2, backoffMs: 50 } });
+    // As `keepsake web --library` starts: the host (and its contract) first, then the background work.
+    host2 = await startWebHost({ engine: engine2, staticDir: await buildRenderer() });
+    engine2.jobs.start();
+    page = await ui.context.newPage();
+    await page.goto(host2.url);
+    await screens().getByRole('button', { name: 'Uploads' }).click();
+    await page.getByRole('button', { name: 'Resume' }).waitFor();
+    await page.getByText('Paused', { exact: true }).waitFor();
+    const limit = page.getByRole('form', { name: 'Bandwidth limit' });
+    expect(await limit.getByLabel('Limit (KB/s)').inputValue()).toBe('5000');
+    await limit.getByLabel('Limit (KB/s)').fill('');
+    await limit.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('No bandwidth limit.').waitFor();
+    await page.getByRole('button', { name: 'Resume' }).click();
+    const headline = page.getByLabel('Overall progress').locator('.progress-headline');
+    await expect.poll(() => headline.textContent(), { timeout: 60_000 }).toMatch(/^Nothing to upload · 2 of 2 items/);
+    expect(await page.getByRole('table', { name: 'Failed uploads' }).count()).toBe(0);
+    await shot('uploads-done');
+
+    const objects = engine2.catalog.cloud.objectsOfEvent(eventId);
+    expect(objects.filter((o) => o.variant !== 'manifest').length).toBeGreaterThanOrEqual(4);
+    for (const object of objects) {
+      const head = await s3.client().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: object.key }));
+      expect(head.ContentLength).toBe(object.size);
+    }
+    const client = new SyncClient({ store: fileSessionStore(librarySessionFile(engine2.libraryRoot)) });
+    await client.refresh();
+    const school = client.memberships[0]!.schoolId;
+    const remote = engine2.catalog.events.get(eventId)!.remoteId!;
+    await expect
+      .poll(async () => (await client.request<{ media: unknown[] }>('GET', `/v1/schools/${school}/events/${remote}/media`)).media.length, { timeout: 30_000 })
+      .toBe(2);
+
+    // The panel now says both are published, and the storage they take.
+    await page.getByRole('table', { name: 'Events to publish' }).getByRole('row', { name: /Sports Day/ }).getByRole('button', { name: 'Publish…' }).click();
+    await page.getByText('2 items already published').waitFor();
+    expect(await page.getByRole('meter').getAttribute('aria-valuetext')).not.toMatch(/^0 B of/);
+    await shot('publish-panel-after');
+  }, 120_000);
+});
