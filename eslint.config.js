@@ -80,6 +80,8 @@ export default tseslint.config(
           patterns: [
             restrict(['node:*', 'fs', 'path', 'child_process', 'os', 'electron', 'better-sqlite3', 'sharp'], 'The renderer is a web app: reach the engine through window.keepsake.'),
             restrict(['**/app/!(ipc|shared)/**'], 'The renderer may import app/ipc (contract types) and app/shared (pure) only.'),
+            // A regex too: gitignore-style groups never match specifiers that start with "../".
+            { regex: '(^|/)app/(?!(ipc|shared)/)', message: 'The renderer may import app/ipc (contract types) and app/shared (pure) only.' },
           ],
         },
       ],
