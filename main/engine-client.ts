@@ -1,7 +1,7 @@
 import { utilityProcess, type UtilityProcess } from 'electron';
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { createEngineClient, type EngineClient, type MessageEnd, type ToEngine } from '../app/ipc/engine-channel.ts';
+import { createEngineClient, type EngineClient, type MessageEnd, type SecretKeeper, type ToEngine } from '../app/ipc/engine-channel.ts';
 import type { Logger } from '../app/log/logger.ts';
 
 /** Options of {@link startEngine}. */
@@ -15,6 +15,8 @@ export interface StartEngineOptions {
   log: Logger;
   /** Called when the engine process exits without being asked to. */
   onUnexpectedExit: (code: number) => void;
+  /** The keychain the engine keeps the sync session and access keys in (see main/safe-storage.ts). */
+  secrets: SecretKeeper;
 }
 
 /** A running engine process and its client. */
@@ -40,7 +42,8 @@ export async function startEngine(options: StartEngineOptions): Promise<EngineHa
   const ffprobe = await shippedTool(options.resourcesPath, 'ffprobe');
   if (ffmpeg) env.FFMPEG_PATH = ffmpeg;
   if (ffprobe) env.FFPROBE_PATH = ffprobe;
-  const child = utilityProcess.fork(options.entry, options.libraryPath === null ? [] : ['--library', options.libraryPath], { serviceName: 'Keepsake engine', env, stdio: 'ignore' });
+  const args = [...(options.libraryPath === null ? [] : ['--library', options.libraryPath]), '--keychain'];
+  const child = utilityProcess.fork(options.entry, args, { serviceName: 'Keepsake engine', env, stdio: 'ignore' });
   const end: MessageEnd<ToEngine> = {
     post: (message) => child.postMessage(message),
     listen: (listener) => {
@@ -48,7 +51,7 @@ export async function startEngine(options: StartEngineOptions): Promise<EngineHa
       return () => void child.off('message', listener);
     },
   };
-  const client = createEngineClient(end);
+  const client = createEngineClient(end, { secrets: options.secrets });
   let closing = false;
   child.once('exit', (code) => {
     client.lost('The engine process exited.');

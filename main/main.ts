@@ -1,4 +1,5 @@
 import { app, dialog, Notification, session, shell, type BrowserWindow } from 'electron';
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readLaunchArguments } from '../app/desktop/launch-arguments.ts';
@@ -9,6 +10,7 @@ import { APP_ORIGIN, createIpcGuard, isAppUrl } from '../app/ipc/ipc-guard.ts';
 import { EVENT_CHANNEL } from '../app/ipc/ipc-channels.ts';
 import { createLogger, fileSink } from '../app/log/logger.ts';
 import { startEngine, type EngineHandle } from './engine-client.ts';
+import { safeStorageKeeper } from './safe-storage.ts';
 import { registerIpc } from './ipc.ts';
 import { installMenu } from './menu.ts';
 import { registerAppScheme, serveAppScheme } from './protocol.ts';
@@ -73,6 +75,8 @@ async function start(): Promise<void> {
     libraryPath,
     resourcesPath: app.isPackaged ? process.resourcesPath : null,
     log,
+    // The refresh token and any access key go to the OS keychain, never to files in the library.
+    secrets: safeStorageKeeper(path.join(app.getPath('userData'), 'secrets'), (name) => createHash('sha256').update(name).digest('hex').slice(0, 32)),
     onUnexpectedExit: () => {
       if (quitting) return;
       dialog.showErrorBox('Keepsake stopped working', 'The library engine stopped. Keepsake will close; nothing already saved is lost. Open it again to carry on.');

@@ -2,6 +2,7 @@ import { safeStorage } from 'electron';
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { SecretStore } from '../app/sync/secret-store.ts';
+import type { SecretKeeper } from '../app/ipc/engine-channel.ts';
 import { tempPathFor, writeFileAtomic } from '../app/fs/durable-files.ts';
 import { AppError } from '../app/shared/errors.ts';
 import type { SessionStore, StoredSession } from '../app/sync/sync-client.ts';
@@ -83,5 +84,20 @@ export function safeStorageSessionStore(file: string, options: SafeStorageOption
     },
     save: (session) => secret.save(JSON.stringify({ serverUrl: session.serverUrl, email: session.email, refreshToken: session.refreshToken })),
     clear: () => secret.clear(),
+  };
+}
+
+/**
+ * The engine process's keychain: each secret it names (`session:<library>`, `credentials:<library>`) is one
+ * {@link safeStorageSecretStore} file under `dir` (the app's user-data folder), named by a digest of the name.
+ */
+export function safeStorageKeeper(dir: string, digest: (text: string) => string, options: SafeStorageOptions = {}): SecretKeeper {
+  return async (name, op, value) => {
+    if (!/^(session|credentials):/.test(name) || name.length > 4200) throw new AppError('invalid-input', 'Keepsake keeps only sessions and access keys in the keychain.');
+    const store = safeStorageSecretStore(path.join(dir, `${digest(name)}.bin`), options);
+    if (op === 'load') return store.load();
+    if (op === 'save') await store.save(value ?? '');
+    else await store.clear();
+    return null;
   };
 }

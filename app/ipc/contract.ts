@@ -4,6 +4,7 @@ import { COLOR_LABELS, CONSENT_PURPOSES } from '../shared/domain.ts';
 import type { ErrorCode } from '../shared/errors.ts';
 import type { AssetPage, CameraCard, QueueProgress, RemovedVolume } from '../shared/views.ts';
 import { PUBLISH_CALLS, PUBLISH_PUSH_EVENTS, type PublishOutputs, type PublishPushPayloads } from './publish-contract.ts';
+import { ADMIN_CALLS, type AdminOutputs } from './admin-contract.ts';
 
 // Every schema is strict (unknown keys are refused), every string and array bounded, every number an integer in a range:
 // the renderer is untrusted input, and nothing reaches the engine before it passes one of these.
@@ -81,6 +82,8 @@ export const CALLS = {
   'volumes:list': empty,
   // The school connection and publishing (publish-contract.ts).
   ...PUBLISH_CALLS,
+  // The school admin's screens (admin-contract.ts).
+  ...ADMIN_CALLS,
 } as const;
 
 /** A channel name. */
@@ -126,7 +129,7 @@ export interface BatchResult {
 }
 
 /** What each call returns. */
-export interface Outputs extends PublishOutputs {
+export interface Outputs extends PublishOutputs, AdminOutputs {
   'library:info': { root: string; name: string; readOnly: boolean; damage: string | null };
   'library:open': { root: string; name: string; readOnly: boolean; damage: string | null };
   'library:recent': { libraries: RecentLibrary[]; suggested: string };

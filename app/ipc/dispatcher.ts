@@ -7,6 +7,7 @@ import { AppError, isAppError, toAppError, type ErrorCode } from '../shared/erro
 import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
 import type { SessionStore } from '../sync/sync-client.ts';
 import { createPublishHandlers } from './publish-handlers.ts';
+import type { SecretStore } from '../sync/secret-store.ts';
 import { CALLS, isMethod, type Input, type IpcError, type Method, type Outputs, type PushEvent, type Result } from './contract.ts';
 
 /** A listener of push events. */
@@ -56,6 +57,8 @@ type Handlers = { [M in Method]: (input: Input<M>) => Promise<Outputs[M]> | Outp
 export interface DispatcherOptions {
   /** Where the sync session's refresh token is kept: Electron passes the keychain's; by default a 0600 file in the library. */
   sessions?: SessionStore;
+  /** Where an access key entered in the settings is kept: Electron passes the keychain's; by default a 0600 file in the library. */
+  credentials?: SecretStore;
   /** How often the school's change feed is pulled while signed in (default 60 s; 0 never). */
   feedPollMs?: number;
 }
@@ -85,7 +88,7 @@ export function createDispatcher(engine: Engine, options: DispatcherOptions = {}
   engine.jobs.on('done', onDone);
   engine.volumes.on('card', onCardInserted);
   engine.volumes.on('removed', onCardRemoved);
-  const publishing = createPublishHandlers(engine, { push, pollMs: options.feedPollMs ?? 60_000, ...(options.sessions ? { sessions: options.sessions } : {}) });
+  const publishing = createPublishHandlers(engine, { push, pollMs: options.feedPollMs ?? 60_000, ...(options.sessions ? { sessions: options.sessions } : {}), ...(options.credentials ? { credentials: options.credentials } : {}) });
 
   const { catalog } = engine;
   const folders = new EventFolders(catalog);

@@ -10,7 +10,15 @@ export type ToEngine =
   | { type: 'media:resolve'; id: number; assetId: string; variant: string }
   /** A folder the user asked to import from (a path on the command line, "Import from Folder…"). */
   | { type: 'source:offer'; path: string }
+  /** The answer to a `secret` request: the value loaded (or null), or why the keychain refused. */
+  | { type: 'secret:result'; id: number; value: string | null; error: string | null }
   | { type: 'close' };
+
+/** What the engine asks of the keychain, which only the main process can reach (Electron's safeStorage). */
+export type SecretOp = 'load' | 'save' | 'clear';
+
+/** The main process's keychain, as the engine process's secrets see it: `name` is e.g. `session:<library>`. */
+export type SecretKeeper = (name: string, op: SecretOp, value: string | null) => Promise<string | null>;
 
 /** Messages the engine process sends back. */
 export type FromEngine =
@@ -19,6 +27,8 @@ export type FromEngine =
   | { type: 'result'; id: number; result: Result }
   | { type: 'media'; id: number; media: MediaFile | null }
   | { type: 'push'; event: PushEvent }
+  /** A secret to load, save or clear in the main process's keychain (only with `--keychain`). */
+  | { type: 'secret'; id: number; name: string; op: SecretOp; value: string | null }
   | { type: 'closed' };
 
 /** One end of a message channel: Electron's parentPort / UtilityProcess, or Node's `process.send` / ChildProcess. */
@@ -57,8 +67,14 @@ export class EngineStartError extends Error {
   }
 }
 
+/** Options of {@link createEngineClient}. */
+export interface EngineClientOptions {
+  /** Answers the engine's `secret` requests; without it they are refused (the engine then keeps nothing). */
+  secrets?: SecretKeeper;
+}
+
 /** Builds the client over the main process's end of the channel. */
-export function createEngineClient(port: MessageEnd<ToEngine>): EngineClient {
+export function createEngineClient(port: MessageEnd<ToEngine>, options: EngineClientOptions = {}): EngineClient {
   let nextId = 1;
   const calls = new Map<number, (result: Result) => void>();
   const media = new Map<number, (file: MediaFile | null) => void>();
@@ -97,6 +113,16 @@ export function createEngineClient(port: MessageEnd<ToEngine>): EngineClient {
           }
         }
         break;
+      case 'secret': {
+        const { id, name, op, value } = message;
+        const keeper = options.secrets;
+        const answer = keeper ? keeper(name, op, value) : Promise.reject(new Error('This window has no keychain to keep secrets in.'));
+        answer.then(
+          (result) => gone === null && port.post({ type: 'secret:result', id, value: result ?? null, error: null }),
+          (error: unknown) => gone === null && port.post({ type: 'secret:result', id, value: null, error: error instanceof Error ? error.message : String(error) }),
+        );
+        break;
+      }
       case 'closed':
         onClosed?.();
         break;

@@ -1,17 +1,22 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { realpath } from 'node:fs/promises';
+import { access, realpath } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeJpeg, tempDir, type TempDir } from '../test/fixtures.ts';
 import type { PushEvent, Result } from './contract.ts';
-import { createEngineClient, EngineStartError, type EngineClient, type MessageEnd, type ToEngine } from './engine-channel.ts';
+import { createEngineClient, EngineStartError, type EngineClient, type MessageEnd, type SecretKeeper, type ToEngine } from './engine-channel.ts';
 
 const ENTRY = fileURLToPath(new URL('./engine-process.entry.ts', import.meta.url));
 const PHOTOS = 40;
 
 /** Forks the real entry in a real child process, as Electron's utilityProcess.fork does in the app. */
-function startEngineProcess(libraryPath: string | null, extra: string[] = [], configDir = dir.join('config')): { child: ChildProcess; client: EngineClient; exited: Promise<number | null> } {
+function startEngineProcess(
+  libraryPath: string | null,
+  extra: string[] = [],
+  configDir = dir.join('config'),
+  secrets?: SecretKeeper,
+): { child: ChildProcess; client: EngineClient; exited: Promise<number | null> } {
   const args = libraryPath === null ? extra : ['--library', libraryPath, ...extra];
   // The recent-libraries list goes to the test's own settings folder, never the user's.
   const env: NodeJS.ProcessEnv = { ...process.env, KEEPSAKE_CONFIG_DIR: configDir };
@@ -24,7 +29,7 @@ function startEngineProcess(libraryPath: string | null, extra: string[] = [], co
       return () => void child.off('message', listener);
     },
   };
-  const client = createEngineClient(end);
+  const client = createEngineClient(end, secrets ? { secrets } : {});
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
     client.lost('The engine process exited.');
     resolve(code);
@@ -66,6 +71,55 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 60_000): 
 }
 
 describe(createEngineClient.name, () => {
+  it('keeps an access key entered in the window in the parent’s keychain, not in the library', async () => {
+    // The keychain is Electron's safeStorage in the app, which cannot run here: a map in this (parent) process
+    // stands in for it, answering the engine process's requests over the real channel.
+    const keychain = new Map<string, string>();
+    const asked: string[] = [];
+    const keeper: SecretKeeper = async (name, op, value) => {
+      asked.push(`${op} ${name}`);
+      if (op === 'save') keychain.set(name, value ?? '');
+      if (op === 'clear') keychain.delete(name);
+      return op === 'load' ? (keychain.get(name) ?? null) : null;
+    };
+    const library = dir.join('keychain-library');
+    const first = startEngineProcess(library, ['--no-background', '--keychain'], dir.join('keychain-config'), keeper);
+    try {
+      await first.client.ready;
+      await ok(first.client, 'cloud:setCredentials', { accessKeyId: 'AKIAKEEPSAKE1234', secretAccessKey: 'a-secret-access-key' });
+      expect(await ok(first.client, 'cloud:settings', {})).toMatchObject({ credentialsSource: 'the system keychain', credentialsKept: true, accessKeyHint: '1234' });
+      expect(JSON.parse(keychain.get(`credentials:${library}`) ?? '{}')).toEqual({ accessKeyId: 'AKIAKEEPSAKE1234', secretAccessKey: 'a-secret-access-key' });
+      await ok(first.client, 'sync:status', {});
+      expect(asked).toContain(`load session:${library}`);
+      await expect(access(`${library}/.keepsake/store-credentials.json`)).rejects.toThrow();
+      await first.client.close();
+    } finally {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    }
+    // Opened again, the key is read back from the keychain.
+    const again = startEngineProcess(library, ['--no-background', '--keychain'], dir.join('keychain-config'), keeper);
+    try {
+      await again.client.ready;
+      expect(await ok(again.client, 'cloud:settings', {})).toMatchObject({ credentialsKept: true, accessKeyHint: '1234' });
+      await again.client.close();
+    } finally {
+      if (again.child.exitCode === null) again.child.kill('SIGKILL');
+    }
+    // A keychain that refuses (locked, absent): the window is told so, and nothing lands in a file instead.
+    const refusing = startEngineProcess(library, ['--no-background', '--keychain'], dir.join('keychain-config'), async () => {
+      throw new Error('the keyring is locked');
+    });
+    try {
+      await refusing.client.ready;
+      const refused = await refusing.client.call('cloud:setCredentials', { accessKeyId: 'AKIAOTHER5678', secretAccessKey: 'another-secret-key' });
+      expect(refused).toMatchObject({ ok: false, error: { code: 'io', message: expect.stringContaining('the keyring is locked') } });
+      await expect(access(`${library}/.keepsake/store-credentials.json`)).rejects.toThrow();
+      await refusing.client.close();
+    } finally {
+      if (refusing.child.exitCode === null) refusing.child.kill('SIGKILL');
+    }
+  });
+
   it('starts on first run with no library named, opens one when asked, and reopens it next time', async () => {
     const firstRun = startEngineProcess(null, ['--no-background'], dir.join('fresh-config'));
     try {

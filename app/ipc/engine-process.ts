@@ -1,11 +1,13 @@
 import path from 'node:path';
 import { openEngine, resolveLibraryPath, type Engine, type EngineOptions } from '../engine.ts';
 import { countCardMedia } from '../ingest/volumes.ts';
-import { toAppError, isAppError } from '../shared/errors.ts';
+import { AppError, toAppError, isAppError } from '../shared/errors.ts';
 import { toIpcError } from './dispatcher.ts';
 import { createLibraryHolder } from './library-holder.ts';
 import { RecentLibraries, userConfigDir } from './recent-libraries.ts';
-import type { FromEngine, MessageEnd } from './engine-channel.ts';
+import type { FromEngine, MessageEnd, SecretOp } from './engine-channel.ts';
+import { cliCredentials, keptCredentials, type KeptCredentials } from '../cloud/credentials.ts';
+import { sessionStoreOf, type SecretStore } from '../sync/secret-store.ts';
 import { resolveMedia } from './media.ts';
 
 // The engine runs in a process of its own (Electron's utility process; a forked Node in tests) so hashing, SQLite
@@ -22,6 +24,33 @@ export interface ServeEngineOptions extends Omit<EngineOptions, 'libraryPath'> {
   recent?: RecentLibraries | null;
   /** The folder first run proposes for a new library. */
   suggestedPath?: string;
+  /**
+   * Keep the sync session and any access key in the parent's keychain (Electron's safeStorage, which only the
+   * main process has) instead of 0600 files in the library: `--keychain` on the command line.
+   */
+  keychain?: boolean;
+}
+
+/** One pending request for a secret, by id. */
+type SecretWaiters = Map<number, { resolve: (value: string | null) => void; reject: (error: Error) => void }>;
+
+/**
+ * A secret kept by the other end of `port` (the main process's keychain), asked for by message. Requests that
+ * cannot be answered (the keychain refused, the parent is gone) fail with the keychain's reason.
+ */
+export function remoteSecretStore(port: MessageEnd<FromEngine>, waiters: SecretWaiters, name: string, counter: { next: number }): SecretStore {
+  const ask = (op: SecretOp, value: string | null): Promise<string | null> =>
+    new Promise((resolve, reject) => {
+      const id = counter.next++;
+      waiters.set(id, { resolve, reject });
+      port.post({ type: 'secret', id, name, op, value });
+    });
+  return {
+    where: 'the system keychain',
+    load: () => ask('load', null),
+    save: async (value) => void (await ask('save', value)),
+    clear: async () => void (await ask('clear', null)),
+  };
 }
 
 /** A served engine: `closed` settles once the engine has shut down (after a `close` message, or {@link ServedEngine.close}). */
@@ -44,10 +73,25 @@ function isObject(value: unknown): value is Record<string, unknown> {
  * still on disk is reopened, or the window starts on first run and opens one with `library:open`.
  */
 export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEngineOptions): Promise<ServedEngine | null> {
-  const { libraryPath, startBackground, recent = null, suggestedPath, ...engineOptions } = options;
+  const { libraryPath, startBackground, recent = null, suggestedPath, keychain = false, ...engineOptions } = options;
+  // Answers to `secret` requests arrive on the same port as calls; they are matched here, before anything asks.
+  const waiters: SecretWaiters = new Map();
+  const counter = { next: 1 };
+  const stopSecrets = port.listen((message) => {
+    if (!isObject(message) || message.type !== 'secret:result' || typeof message.id !== 'number') return;
+    const waiter = waiters.get(message.id);
+    waiters.delete(message.id);
+    if (typeof message.error === 'string') waiter?.reject(new AppError('io', `The system keychain did not answer: ${message.error}`));
+    else waiter?.resolve(typeof message.value === 'string' ? message.value : null);
+  });
+  const secret = (kind: 'session' | 'credentials', root: string): SecretStore => remoteSecretStore(port, waiters, `${kind}:${root}`, counter);
   const holder = createLibraryHolder({
+    ...(keychain ? { dispatcherOptions: (engine: Engine) => ({ sessions: sessionStoreOf(secret('session', engine.libraryRoot)) }) } : {}),
     async openEngine(root, create) {
-      const opened = await openEngine({ ...engineOptions, libraryPath: root, create });
+      // The access key comes from the keychain from the very first upload on (jobs start below).
+      const credentials = keychain ? keptCredentials(secret('credentials', root), engineOptions.credentials ?? cliCredentials(undefined)) : engineOptions.credentials;
+      const opened = await openEngine({ ...engineOptions, libraryPath: root, create, ...(credentials ? { credentials } : {}) });
+      if (keychain) await (credentials as KeptCredentials).load().catch(() => undefined);
       if (startBackground) {
         opened.jobs.start();
         opened.volumes.start();
@@ -62,6 +106,7 @@ export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEn
     const opened = await holder.call('library:open', { path: path.resolve(wanted), create: libraryPath !== null && options.create !== false });
     if (!opened.ok && libraryPath !== null) {
       await holder.close();
+      stopSecrets();
       port.post({ type: 'failed', error: opened.error });
       return null;
     }
@@ -84,6 +129,9 @@ export async function serveEngine(port: MessageEnd<FromEngine>, options: ServeEn
       stopListening();
       unsubscribe();
       await holder.close();
+      stopSecrets();
+      for (const waiter of waiters.values()) waiter.reject(new AppError('io', 'Keepsake is closing.'));
+      waiters.clear();
       post({ type: 'closed' });
       resolveClosed();
     })();
@@ -174,6 +222,7 @@ export function engineOptionsFrom(argv: readonly string[], env: NodeJS.ProcessEn
   return {
     libraryPath: named,
     startBackground: !argv.includes('--no-background'),
+    keychain: argv.includes('--keychain'),
     recent: new RecentLibraries(userConfigDir(env)),
     suggestedPath: resolveLibraryPath(undefined, {}),
   };

@@ -4,7 +4,7 @@ import type { Engine } from '../engine.ts';
 import type { Logger } from '../log/logger.ts';
 import { AppError, toAppError } from '../shared/errors.ts';
 import { CALLS, isMethod, type IpcError, type Outputs, type Result } from './contract.ts';
-import { createDispatcher, toIpcError, type Dispatcher, type PushListener } from './dispatcher.ts';
+import { createDispatcher, toIpcError, type Dispatcher, type DispatcherOptions, type PushListener } from './dispatcher.ts';
 import { isLibrary, type RecentLibraries } from './recent-libraries.ts';
 
 /** Options of {@link createLibraryHolder}. */
@@ -18,6 +18,8 @@ export interface LibraryHolderOptions {
   /** The folder first run proposes for a new library. */
   suggestedPath: string;
   log?: Logger;
+  /** The dispatcher's options for each library opened (Electron's keychain-backed session store, say). */
+  dispatcherOptions?: (engine: Engine) => DispatcherOptions;
 }
 
 /** A dispatcher that may have no library yet, and opens or switches libraries on `library:open`. */
@@ -39,7 +41,7 @@ const NO_LIBRARY: IpcError = {
 export function createLibraryHolder(options: LibraryHolderOptions): LibraryHolder {
   let engine: Engine | null = options.engine ?? null;
   let owned = false;
-  let dispatcher: Dispatcher | null = engine ? createDispatcher(engine) : null;
+  let dispatcher: Dispatcher | null = engine ? createDispatcher(engine, options.dispatcherOptions?.(engine)) : null;
   const listeners = new Set<PushListener>();
   const forward: PushListener = (event) => {
     for (const listener of listeners) listener(event);
@@ -80,7 +82,7 @@ export function createLibraryHolder(options: LibraryHolderOptions): LibraryHolde
     await release();
     engine = next;
     owned = true;
-    dispatcher = createDispatcher(next);
+    dispatcher = createDispatcher(next, options.dispatcherOptions?.(next));
     unsubscribe = dispatcher.subscribe(forward);
     await options.recent?.remember({ path: root, name: libraryName(next) }).catch((error: unknown) => options.log?.warn('recent libraries not saved', { error: toAppError(error) }));
     return info(next);

@@ -1,6 +1,7 @@
 import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { tempPathFor, writeFileAtomic } from '../fs/durable-files.ts';
+import type { SessionStore } from './sync-client.ts';
 
 /** Where one secret is kept: the OS keychain in Electron, a file only its user can read for the web host. */
 export interface SecretStore {
@@ -34,3 +35,23 @@ export function fileSecretStore(file: string, where = 'a file only you can read'
   };
 }
 
+
+/** A sync session kept as one secret (JSON of server, email and refresh token); anything malformed reads as none. */
+export function sessionStoreOf(secret: SecretStore): SessionStore {
+  return {
+    async load() {
+      const text = await secret.load();
+      if (text === null) return null;
+      let parsed: Partial<Record<'serverUrl' | 'refreshToken' | 'email', unknown>>;
+      try {
+        parsed = JSON.parse(text) as typeof parsed;
+      } catch {
+        return null;
+      }
+      if (typeof parsed.serverUrl !== 'string' || typeof parsed.refreshToken !== 'string' || typeof parsed.email !== 'string') return null;
+      return { serverUrl: parsed.serverUrl, refreshToken: parsed.refreshToken, email: parsed.email };
+    },
+    save: (session) => secret.save(JSON.stringify({ serverUrl: session.serverUrl, email: session.email, refreshToken: session.refreshToken })),
+    clear: () => secret.clear(),
+  };
+}
