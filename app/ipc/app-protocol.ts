@@ -25,7 +25,8 @@ export const APP_HEADERS: Readonly<Record<string, string>> = {
   'Cross-Origin-Resource-Policy': 'same-origin',
 };
 
-const STATIC_TYPES: Record<string, string> = {
+/** MIME types of the renderer build's files, by extension (both hosts serve the same build). */
+export const STATIC_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',

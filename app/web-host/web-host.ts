@@ -11,6 +11,7 @@ import { toIpcError } from '../ipc/dispatcher.ts';
 import { createLibraryHolder, type LibraryHolder } from '../ipc/library-holder.ts';
 import type { RecentLibraries } from '../ipc/recent-libraries.ts';
 import { createLogger } from '../log/logger.ts';
+import { STATIC_TYPES } from '../ipc/app-protocol.ts';
 import { resolveMedia } from '../ipc/media.ts';
 import { AppError, isAppError } from '../shared/errors.ts';
 
@@ -49,18 +50,6 @@ export interface WebHost {
   close(): Promise<void>;
 }
 
-const STATIC_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.woff2': 'font/woff2',
-  '.ico': 'image/x-icon',
-};
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Keepsake</title></head>
 <body><h1>Keepsake is running</h1><p>The user interface is not built yet. Build it with <code>npm run build -w renderer</code>

@@ -14,6 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { Database, EventRow } from '../db/schema.ts';
+import { publishableStudents } from '../services/media.ts';
 
 type Reader = Kysely<Database> | Transaction<Database>;
 
@@ -48,23 +49,6 @@ export async function familiesSeeing(db: Reader, schoolId: string, event: Pick<E
   return rows.map((row) => row.family_id).sort();
 }
 
-/** Of `tagged`, the live students of the school whose publish consent is granted (no row is a refusal). */
-async function consenting(db: Reader, schoolId: string, tagged: readonly string[]): Promise<Set<string>> {
-  const ids = [...new Set(tagged)];
-  if (ids.length === 0) return new Set();
-  const rows = await db
-    .selectFrom('consents')
-    .innerJoin('students', 'students.id', 'consents.student_id')
-    .select('consents.student_id')
-    .where('students.school_id', '=', schoolId)
-    .where('students.deleted_at', 'is', null)
-    .where('consents.purpose', '=', 'publish')
-    .where('consents.granted', '=', 1)
-    .where('consents.student_id', 'in', ids)
-    .execute();
-  return new Set(rows.map((row) => row.student_id));
-}
-
 /**
  * Adds a publish of `assets` for `eventId` to the digests of the families that may see it. Call it in
  * the publish's transaction before the event's previous media rows are replaced: an asset is new when
@@ -87,7 +71,7 @@ export async function queueMediaDigests(
     (await trx.selectFrom('media').select('asset_id').distinct().where('event_id', '=', eventId).where('school_id', '=', schoolId).execute()).map((row) => row.asset_id),
   );
   const fresh = publish.assets.filter((asset) => !before.has(asset.id));
-  const allowed = await consenting(trx, schoolId, fresh.flatMap((asset) => asset.people));
+  const allowed = await publishableStudents(trx, schoolId, fresh.flatMap((asset) => asset.people));
   const count = fresh.filter((asset) => asset.people.every((id) => allowed.has(id))).length;
   if (count === 0) return 0;
   const at = (publish.now ?? new Date()).toISOString();
