@@ -4,7 +4,7 @@
 // and for the whole library, frames dropped while scrolling through the 10,000, the renderer's memory,
 // and a rating key's input-to-paint latency. The reference is the naive grid: a static page holding every
 // tile of the same assets (placeholder, lazy thumbnail) with no virtualization, on the same host.
-import { link, mkdir, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { openEngine, type Engine } from '../app/engine.ts';
@@ -61,11 +61,17 @@ async function makeLibrary(dir: TempDir, total: number, eventAssets: number, log
       ids.push(asset.id);
     }
   });
-  // Every asset's thumbnail is the one real file, hard-linked into its place in the cache.
+  // Every asset's thumbnail is the one real file, hard-linked into its place in the cache (a fresh copy as the
+  // source every 50,000 links: ext4 allows 65,000 links to one inode).
+  let source = thumb;
   for (let i = 1; i < total; i += 1) {
     const hash = i.toString(16).padStart(32, '0') as never;
     await mkdir(derivativeDir(engine.libraryRoot, hash), { recursive: true });
-    await link(thumb, derivativePath(engine.libraryRoot, hash, 'thumb'));
+    if (i % 50_000 === 0) {
+      source = dir.join(`thumb-${i}.webp`);
+      await copyFile(thumb, source);
+    }
+    await link(source, derivativePath(engine.libraryRoot, hash, 'thumb'));
   }
   log(`library: ${total.toLocaleString('en')} assets (${eventAssets.toLocaleString('en')} in "${EVENT_NAME}") made in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return { engine, eventAssets, total, ids };
@@ -189,7 +195,20 @@ export async function run(options: BenchOptions): Promise<BenchReport> {
     await page.getByRole('button', { name: 'Events', exact: true }).click();
     await page.getByRole('button', { name: `Open ${EVENT_NAME}` }).click();
     await page.locator(tile).first().waitFor();
+    // KEEPSAKE_BENCH_UI_PROFILE=<file.cpuprofile>: the renderer's CPU profile of the scroll, for DevTools.
+    const profileFile = process.env.KEEPSAKE_BENCH_UI_PROFILE;
+    const profiler = profileFile ? await page.context().newCDPSession(page) : null;
+    if (profiler) {
+      await profiler.send('Profiler.enable');
+      await profiler.send('Profiler.start');
+    }
     const scroll = await scrollFrames(page, '.grid-scroll', options.quick ? 4 : 10, 3000);
+    if (profiler && profileFile) {
+      const { profile } = (await profiler.send('Profiler.stop')) as { profile: unknown };
+      await writeFile(profileFile, JSON.stringify(profile));
+      await profiler.detach();
+      options.log(`CPU profile of the scroll: ${profileFile}`);
+    }
     const memory = await heapMiB(page);
     // Back to the top, where the focused first tile is on screen.
     await page.evaluate(() => (document.querySelector<HTMLElement>('.grid-scroll')!.scrollTop = 0));
