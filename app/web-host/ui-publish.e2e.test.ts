@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openEngine, type Engine } from '../engine.ts';
 import { librarySessionFile } from '../ipc/publish-handlers.ts';
 import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
-import { fileSessionStore, SyncClient } from '../sync/sync-client.ts';
+import { fileSessionStore, SyncClient, type StoredSession } from '../sync/sync-client.ts';
 import { makeJpeg } from '../test/fixtures.ts';
 import { startS3Server, type S3Server } from '../test/s3-server.ts';
 import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
@@ -27,6 +27,11 @@ let engine2: Engine | null = null;
 let host2: WebHost | null = null;
 let page: Page;
 let eventId: EventId;
+/** The school's office, signed in beside the desktop (as the admin screens would be). */
+let office: SyncClient;
+let schoolId: string;
+/** A student the school knows, with consent to publish: the desktop learns of him from the change feed. */
+let benId: string;
 
 const shot = async (name: string): Promise<void> => {
   await page.screenshot({ path: artifactPath('desktop', name) });
@@ -37,6 +42,12 @@ beforeAll(async () => {
   service = await startSyncService({
     env: { S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_FORCE_PATH_STYLE: 'true', S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
   });
+  const kept: { session: StoredSession | null } = { session: null };
+  office = new SyncClient({ store: { load: async () => kept.session, save: async (session) => void (kept.session = session), clear: async () => void (kept.session = null) } });
+  await office.signIn(service.base, service.admin.email, service.admin.password);
+  schoolId = office.memberships[0]!.schoolId;
+  benId = (await office.request<{ id: string }>('POST', `/v1/schools/${schoolId}/students`, { name: 'Ben Okafor' })).id;
+  await office.request('PUT', `/v1/schools/${schoolId}/students/${benId}/consent/publish`, { granted: true });
   // No key in the environment: the photographer enters it in settings.
   for (const name of ['KEEPSAKE_S3_ACCESS_KEY_ID', 'KEEPSAKE_S3_SECRET_ACCESS_KEY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'KEEPSAKE_S3_PROFILE']) vi.stubEnv(name, '');
   ui = await openUi({
@@ -127,6 +138,11 @@ describe('connecting to the school and publishing from the desktop', () => {
   }, 60_000);
 
   it('opens the publish panel: two new, one held back for consent, and the school’s storage', async () => {
+    // Ben came with the school's changes at sign-in; the photographer tags him in the second photo.
+    await expect.poll(() => ui.engine.catalog.people.list().find((person) => person.remoteId === benId)?.consent.publish).toBe(true);
+    const ben = ui.engine.catalog.people.list().find((person) => person.remoteId === benId)!;
+    const second = ui.engine.catalog.assets.listEventPage(eventId, { limit: 10 }).items[1]!;
+    ui.engine.catalog.people.tagAsset(second.id as AssetId, ben.id as PersonId);
     await screens().getByRole('button', { name: 'Uploads' }).click();
     await page.getByRole('table', { name: 'Events to publish' }).getByRole('row', { name: /Sports Day/ }).getByRole('button', { name: 'Publish…' }).click();
     const counts = page.getByRole('list', { name: 'What will be published' });
@@ -221,4 +237,40 @@ describe('connecting to the school and publishing from the desktop', () => {
     expect(await page.getByRole('meter').getAttribute('aria-valuetext')).not.toMatch(/^0 B of/);
     await shot('publish-panel-after');
   }, 120_000);
+
+  it('shows the photos to a parent in the gallery, and takes Ben’s away once his consent is withdrawn', async () => {
+    // The office opens the event to the whole school and gives Ben's family its access code.
+    const remote = engine2!.catalog.events.get(eventId)!.remoteId!;
+    const current = await office.request<{ version: number }>('GET', `/v1/schools/${schoolId}/events/${remote}`);
+    await office.request('PATCH', `/v1/schools/${schoolId}/events/${remote}`, { version: current.version, state: 'published', audience: { scope: 'school' } });
+    const family = await office.request<{ id: string }>('POST', `/v1/schools/${schoolId}/families`, { name: 'Okafor' });
+    await office.request('POST', `/v1/schools/${schoolId}/families/${family.id}/students`, { studentId: benId });
+    const { code } = await office.request<{ code: string }>('POST', `/v1/schools/${schoolId}/families/${family.id}/access-code`);
+
+    const phone = await browser.newContext({ viewport: { width: 360, height: 740 }, locale: 'en-GB' });
+    try {
+      const parent = await phone.newPage();
+      await parent.goto(`${service.base}/sign-in`);
+      const form = parent.locator('form[data-form="code"]');
+      await form.getByLabel('Family access code').fill(code);
+      await form.getByLabel('Your name').fill('Grace Okafor');
+      await form.getByLabel('Email').fill('grace@okafor.example');
+      await form.getByLabel('Choose a password').fill('a long family password');
+      await parent.getByRole('button', { name: 'Create my account' }).click();
+      await parent.getByRole('heading', { name: 'Events' }).waitFor();
+      await parent.goto(`${service.base}/events/${remote}?school=${schoolId}`);
+      const cells = parent.locator('.cell[data-asset-id]');
+      await expect.poll(() => cells.count(), { timeout: 20_000 }).toBe(2);
+      await expect.poll(() => parent.locator('.cell img.thumb').evaluateAll((images) => images.filter((img) => (img as HTMLImageElement).naturalWidth > 0).length)).toBe(2);
+      await parent.screenshot({ path: artifactPath('desktop', 'gallery-parent-phone') });
+
+      // Withdrawn by the school: Ben's photo leaves the parents' gallery at once; the other stays.
+      await office.request('PUT', `/v1/schools/${schoolId}/students/${benId}/consent/publish`, { granted: false });
+      await parent.reload();
+      await expect.poll(() => cells.count(), { timeout: 20_000 }).toBe(1);
+      await parent.screenshot({ path: artifactPath('desktop', 'gallery-parent-after-withdrawal') });
+    } finally {
+      await phone.close();
+    }
+  }, 90_000);
 });
