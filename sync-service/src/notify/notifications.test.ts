@@ -388,4 +388,29 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     const day = new Date(`${closesOn}T00:00:00Z`).toLocaleDateString('en-GB', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
     expect(mails[0]?.subject).toBe(`The Science Fair gallery closes on ${day}`);
   });
+
+  it('tells the families when the office publishes a draft event that already holds photos', async () => {
+    // The desktop creates events as drafts and publishes their photos before the office opens them to families.
+    const created = await call('POST', `/v1/schools/${school}/events`, admin, { name: 'Spring Concert', startsOn: '2026-04-02' });
+    expect(created.statusCode, created.body).toBe(201);
+    const concert = created.json<{ id: string; version: number; state: string }>();
+    expect(concert.state).toBe('draft');
+    await publish(concert.id, [await photo(concert.id, []), await photo(concert.id, [kids.noConsent]), await photo(concert.id, [kids.a])]);
+    skewMs = (DELAY_SEC + 1) * 1000;
+    // A draft is nobody's news yet.
+    expect((await worker.runOnce()).digests).toBe(0);
+    const opened = await call('PATCH', `/v1/schools/${school}/events/${concert.id}`, admin, { version: concert.version, state: 'published' });
+    expect(opened.statusCode, opened.body).toBe(200);
+    const families = (await h.db.kysely.selectFrom('families').select('id').where('school_id', '=', school).execute()).length;
+    const run = await worker.runOnce();
+    // School-wide: every family gets one digest, of the two photos whose children all have consent.
+    expect(run.digests).toBe(families);
+    const mails = await deliver(run.emails);
+    expect(mails.length).toBeGreaterThan(0);
+    for (const mail of mails) expect(mail.subject).toBe('2 new photos from Spring Concert');
+    // Edited again while published: no second digest for the same photos.
+    const again = await call('PATCH', `/v1/schools/${school}/events/${concert.id}`, admin, { version: concert.version + 1, location: 'Hall' });
+    expect(again.statusCode, again.body).toBe(200);
+    expect((await worker.runOnce()).digests).toBe(0);
+  });
 });

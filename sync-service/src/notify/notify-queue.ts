@@ -74,7 +74,14 @@ export async function queueMediaDigests(
   const allowed = await publishableStudents(trx, schoolId, fresh.flatMap((asset) => asset.people));
   const count = fresh.filter((asset) => asset.people.every((id) => allowed.has(id))).length;
   if (count === 0) return 0;
-  const at = (publish.now ?? new Date()).toISOString();
+  await addToDigests(trx, schoolId, event, count, publish.now ?? new Date());
+  return count;
+}
+
+/** Adds `count` new media of `event` to the pending digest of every family that may see it (opening one where none is). */
+async function addToDigests(trx: Transaction<Database>, schoolId: string, event: Pick<EventRow, 'id' | 'audience_scope'>, count: number, now: Date): Promise<void> {
+  const at = now.toISOString();
+  const eventId = event.id;
   for (const familyId of await familiesSeeing(trx, schoolId, event)) {
     const added = await trx
       .updateTable('notification_digests')
@@ -109,6 +116,23 @@ export async function queueMediaDigests(
       })
       .execute();
   }
+}
+
+/**
+ * Queues the digests of an event that has just been published (from draft or archived) with media already
+ * in it: the desktop creates events as drafts and publishes their photos before the office opens them to
+ * families, and those photos are news the moment families can see them. Call it in the update's transaction
+ * after the audience is written. Returns how many media were counted (those every tagged child has consent for).
+ */
+export async function queueOpeningDigests(trx: Transaction<Database>, change: { before: EventRow; after: EventRow; now?: Date }): Promise<number> {
+  const { before, after } = change;
+  if (before.state === 'published' || after.state !== 'published') return 0;
+  const rows = await trx.selectFrom('media').select(['asset_id', 'people']).distinct().where('event_id', '=', after.id).where('school_id', '=', after.school_id).execute();
+  const assets = new Map<string, string[]>();
+  for (const row of rows) assets.set(row.asset_id, JSON.parse(row.people) as string[]);
+  const allowed = await publishableStudents(trx, after.school_id, [...assets.values()].flat());
+  const count = [...assets.values()].filter((people) => people.every((id) => allowed.has(id))).length;
+  if (count > 0) await addToDigests(trx, after.school_id, after, count, change.now ?? new Date());
   return count;
 }
 

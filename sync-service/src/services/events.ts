@@ -19,7 +19,7 @@ import type { Database, EventRow, EventState, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import { recordChange } from './changes.ts';
-import { queueEventNotice } from '../notify/notify-queue.ts';
+import { queueEventNotice, queueOpeningDigests } from '../notify/notify-queue.ts';
 
 type Reader = Kysely<Database> | Transaction<Database>;
 
@@ -334,6 +334,7 @@ export class EventService {
         audit = { before: (await audiencesOf(trx, caller.schoolId, [current])).get(eventId) ?? { scope: 'school' }, after: audience };
         await writeAudience(trx, caller.schoolId, eventId, audience);
       }
+      await queueOpeningDigests(trx, { before: current, after: row });
       await recordAudit(trx, {
         action: 'event.update',
         subject: `event:${eventId}`,
