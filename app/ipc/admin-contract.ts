@@ -34,6 +34,7 @@ const eventFields = {
 
 /** Input schemas of the admin channels. */
 export const ADMIN_CALLS = {
+  'admin:access': empty,
   'admin:events': empty,
   'admin:createEvent': z.strictObject({
     name: eventFields.name,
@@ -61,10 +62,12 @@ export const ADMIN_CALLS = {
   'admin:createClass': z.strictObject({ name: z.string().trim().min(1).max(100) }),
   'admin:setConsent': z.strictObject({ studentId: serviceId, purpose: z.enum(PURPOSES), granted: z.boolean() }),
   'admin:consentHistory': z.strictObject({ studentId: serviceId }),
-  // The file's text, read by the window (5 MB is far beyond any school's roster).
-  'admin:importRoster': z.strictObject({ csv: z.string().min(1).max(5_000_000) }),
+  // The file's text as its lines, read by the window (no string or list of the contract is unbounded: 20,000
+  // lines of up to 10,000 characters is far beyond any school's roster). Joined again, it is the file.
+  'admin:importRoster': z.strictObject({ lines: z.array(z.string().max(10_000)).min(1).max(20_000) }),
   'admin:invites': empty,
-  'admin:invite': z.strictObject({ email: z.string().trim().min(3).max(320), role: z.enum(ROLES) }),
+  // A parent's invitation names the family they join; no other role's does (the service checks it too).
+  'admin:invite': z.strictObject({ email: z.string().trim().min(3).max(320), role: z.enum(ROLES), familyId: serviceId.optional() }),
   'admin:resendInvite': z.strictObject({ inviteId: serviceId }),
   'admin:revokeInvite': z.strictObject({ inviteId: serviceId }),
   'admin:members': empty,
@@ -87,6 +90,12 @@ export type SchoolRoleName = (typeof ROLES)[number];
 export type AdminConsentPurpose = (typeof PURPOSES)[number];
 /** Who an event is for. */
 export type EventAudienceView = { scope: 'school' } | { scope: 'some'; classIds: string[]; familyIds: string[] };
+
+/** `admin:access`: the school the library is signed in to and the account's role there (the tab shows for admins). */
+export interface AdminAccess {
+  school: { id: string; name: string } | null;
+  role: SchoolRoleName | null;
+}
 
 /** One of the school's events as the admin screens list it. */
 export interface AdminEvent {
@@ -222,6 +231,7 @@ export interface AuditPageView {
 
 /** Outputs of the admin channels. */
 export interface AdminOutputs {
+  'admin:access': AdminAccess;
   'admin:events': { events: AdminEvent[] };
   'admin:createEvent': AdminEvent;
   'admin:updateEvent': AdminEvent;

@@ -7,6 +7,7 @@ import { AppError, isAppError, toAppError, type ErrorCode } from '../shared/erro
 import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
 import type { SessionStore } from '../sync/sync-client.ts';
 import { createPublishHandlers } from './publish-handlers.ts';
+import { createAdminHandlers } from './admin-handlers.ts';
 import type { SecretStore } from '../sync/secret-store.ts';
 import { CALLS, isMethod, type Input, type IpcError, type Method, type Outputs, type PushEvent, type Result } from './contract.ts';
 
@@ -268,6 +269,7 @@ export function createDispatcher(engine: Engine, options: DispatcherOptions = {}
         .items.map((asset) => ({ id: asset.id, path: asset.path, originalName: asset.originalName, reason: asset.error })),
     'volumes:list': () => engine.volumes.cards,
     ...publishing.handlers,
+    ...createAdminHandlers(engine, publishing.client),
   };
 
   return {

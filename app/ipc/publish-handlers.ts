@@ -49,6 +49,8 @@ export interface PublishHandlersOptions {
 /** The handlers of the connection and publishing channels, and what they hold open. */
 export interface PublishHandlerSet {
   handlers: PublishHandlers;
+  /** The signed-in client, shared with the admin channels (one holder of the rotating refresh token). */
+  client: SyncClient;
   close(): Promise<void>;
 }
 
@@ -453,6 +455,7 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
 
   return {
     handlers,
+    client,
     async close() {
       if (poll) clearInterval(poll);
       cloud.off('progress', onProgress);

@@ -9,6 +9,9 @@ import { ImportView } from './views/ImportView.tsx';
 import { PeopleView } from './views/PeopleView.tsx';
 import { SettingsView } from './views/SettingsView.tsx';
 import { UploadsView } from './views/UploadsView.tsx';
+import { AdminView } from './views/AdminView.tsx';
+import { isAdmin, useAdminStore } from './stores/admin.store.ts';
+import { useSyncStore } from './stores/sync.store.ts';
 import { PublishPanel } from './components/PublishPanel.tsx';
 import { SearchBox } from './components/SearchBox.tsx';
 import { StatusBar } from './components/StatusBar.tsx';
@@ -22,6 +25,8 @@ const TABS: Array<{ label: string; view: View; key: string }> = [
   { label: 'Uploads', view: { name: 'uploads' }, key: 'uploads' },
   { label: 'Settings', view: { name: 'settings' }, key: 'settings' },
 ];
+// Shown only to the linked school's admins; the sync service refuses everyone else whatever the window shows.
+const ADMIN_TAB = { label: 'Admin', view: { name: 'admin' } as View, key: 'admin' };
 
 /** The window: a top bar (screens, search), the current screen, the status bar. */
 export function App(): React.JSX.Element {
@@ -31,10 +36,18 @@ export function App(): React.JSX.Element {
   const view = useNavStore((s) => s.view);
   const go = useNavStore((s) => s.go);
   const back = useNavStore((s) => s.back);
+  const admin = useAdminStore((s) => isAdmin(s.access));
+  const loadAccess = useAdminStore((s) => s.loadAccess);
+  const signedInAs = useSyncStore((s) => (s.status ? `${s.status.email ?? ''}|${s.status.school?.id ?? ''}` : null));
 
   useEffect(() => {
     void load();
   }, [load]);
+
+  // The role is asked again whenever the account or the school signed in to changes.
+  useEffect(() => {
+    if (state !== 'loading' && state !== 'none') void loadAccess();
+  }, [state, signedInAs, loadAccess]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent): void => {
@@ -63,7 +76,7 @@ export function App(): React.JSX.Element {
       <header className="topbar">
         <span className="brand">Keepsake</span>
         <nav aria-label="Screens">
-          {TABS.map((tab) => (
+          {(admin ? [...TABS, ADMIN_TAB] : TABS).map((tab) => (
             <button
               key={tab.key}
               type="button"
@@ -104,5 +117,7 @@ function Screen({ view }: { view: View }): React.JSX.Element {
       return <UploadsView />;
     case 'publish':
       return <PublishPanel eventId={view.eventId} />;
+    case 'admin':
+      return <AdminView />;
   }
 }

@@ -27,12 +27,14 @@ import { oidcRoutes } from './routes/oidc.ts';
 import { peopleRoutes } from './routes/people.ts';
 import { inviteRoutes } from './routes/invites.ts';
 import { memberRoutes } from './routes/members.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { notificationRoutes } from './notify/notify.routes.ts';
 import { PreferenceService } from './notify/preferences.ts';
 import { UnsubscribeTokens } from './notify/unsubscribe-tokens.ts';
 import { Outbox } from './mail/outbox.ts';
 import { InviteService } from './services/invites.ts';
 import { MemberService } from './services/members.ts';
+import { AuditLogService } from './services/audit-log.ts';
 import { AccessCodeService } from './services/access-codes.ts';
 import { EventService } from './services/events.ts';
 import type { MediaSettings } from './services/storage.ts';
@@ -227,6 +229,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   });
   inviteRoutes(app, { db: options.db, tokens: options.tokens, invites, sessions });
   memberRoutes(app, { db: options.db, tokens: options.tokens, members: new MemberService(options.db) });
+  auditRoutes(app, { db: options.db, tokens: options.tokens, audit: new AuditLogService(options.db) });
   // The notification worker (main.ts) signs unsubscribe links with the same derived key.
   const unsubscribeTokens = new UnsubscribeTokens(options.tokens.deriveSecret('notify-unsubscribe'));
   notificationRoutes(app, { db: options.db, tokens: options.tokens, preferences: new PreferenceService(options.db, unsubscribeTokens) });

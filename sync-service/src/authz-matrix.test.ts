@@ -276,6 +276,15 @@ const ROUTES: RouteSpec[] = [
     policy: readOnly(seesPerson),
     mutates: false,
   },
+  {
+    method: 'GET',
+    url: '/v1/schools/:schoolId/students/:studentId/consent/history',
+    dims: ['res', 'family'],
+    path: (t, w) => `${base(t, w)}/students/${child(t, w).id}/consent/history`,
+    // The role is checked before the student is looked up: a 403 whatever the id.
+    policy: (c) => (c.role !== 'admin' ? 403 : !c.own ? 404 : 200),
+    mutates: false,
+  },
   { method: 'GET', url: '/v1/schools/:schoolId/family/children', dims: [], path: (t, w) => `${base(t, w)}/family/children`, policy: (c) => (c.role === 'parent' ? 200 : 403), mutates: false },
   {
     method: 'PUT',
@@ -524,6 +533,8 @@ const ROUTES: RouteSpec[] = [
     policy: readThenWrite((c) => c.own && staff(c.role), (r) => r === 'admin', 204),
     mutates: true,
   },
+  // ---- Audit log: the admins' ----
+  { method: 'GET', url: '/v1/schools/:schoolId/audit', dims: [], path: (t, w) => `${base(t, w)}/audit?limit=20`, policy: (c) => (c.role === 'admin' ? 200 : 403), mutates: false },
   // ---- Notifications: every member has their own settings; admins set the school's sender ----
   { method: 'GET', url: '/v1/schools/:schoolId/me/notifications', dims: [], path: (t, w) => `${base(t, w)}/me/notifications`, policy: () => 200, mutates: false },
   {

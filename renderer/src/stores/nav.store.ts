@@ -12,7 +12,8 @@ export type View =
   | { name: 'people' }
   | { name: 'settings' }
   | { name: 'uploads' }
-  | { name: 'publish'; eventId: number };
+  | { name: 'publish'; eventId: number }
+  | { name: 'admin' };
 
 interface NavState {
   view: View;

@@ -1,0 +1,175 @@
+import { simpleParser, type ParsedMail } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../shared/errors.ts';
+import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { SchoolAdmin } from './school-admin.ts';
+import { SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
+
+// The school admin's client against the real sync service (its own process on SQLite) and a real SMTP
+// server on loopback that receives the invitations, so a teacher's account is made the way a school makes it.
+
+function memoryStore(): SessionStore {
+  let value: StoredSession | null = null;
+  return {
+    load: () => Promise.resolve(value),
+    save: (session) => {
+      value = session;
+      return Promise.resolve();
+    },
+    clear: () => {
+      value = null;
+      return Promise.resolve();
+    },
+  };
+}
+
+let service: SyncServiceProcess;
+let smtp: SMTPServer;
+const mail: ParsedMail[] = [];
+let admin: SchoolAdmin;
+let adminClient: SyncClient;
+
+async function mailTo(address: string): Promise<ParsedMail> {
+  const until = Date.now() + 20_000;
+  for (;;) {
+    const found = mail.findLast((m) => JSON.stringify(m.to ?? '').includes(address));
+    if (found) return found;
+    if (Date.now() > until) throw new Error(`no mail for ${address}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Accepts the invitation mailed to `email` and signs the new account in. */
+async function accountFromInvite(email: string, name = 'Tom Teacher'): Promise<SyncClient> {
+  const text = (await mailTo(email)).text ?? '';
+  const token = /\/invite#([A-Za-z0-9_-]{43})/.exec(text)?.[1];
+  if (!token) throw new Error(`no invitation link in ${text}`);
+  const accepted = await fetch(`${service.base}/v1/auth/invites/accept`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, name, password: 'teacher password 1' }),
+  });
+  if (!accepted.ok) throw new Error(`accept: ${accepted.status} ${await accepted.text()}`);
+  const client = new SyncClient({ store: memoryStore() });
+  await client.signIn(service.base, email, 'teacher password 1');
+  return client;
+}
+
+beforeAll(async () => {
+  smtp = new SMTPServer({
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: true,
+    logger: false,
+    onData(stream, _session, callback) {
+      simpleParser(stream).then((parsed) => {
+        mail.push(parsed);
+        callback();
+      }, callback);
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  const port = (smtp.server.address() as { port: number }).port;
+  service = await startSyncService({ env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'office@greenfield.example' } });
+  adminClient = new SyncClient({ store: memoryStore() });
+  await adminClient.signIn(service.base, service.admin.email, service.admin.password);
+  admin = new SchoolAdmin({ client: adminClient, linkedSchool: () => null });
+}, 120_000);
+
+afterAll(async () => {
+  await service?.stop();
+  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
+});
+
+describe(SchoolAdmin.name, () => {
+  it('tells who is signed in where, as admin', async () => {
+    expect(await admin.access()).toEqual({ school: { id: expect.any(String), name: 'Greenfield Primary' }, role: 'admin' });
+  });
+
+  it('creates an event for one class with an expiry date, then archives it; a stale version is a conflict', async () => {
+    const { id: classId } = await admin.createClass('Year 3');
+    const created = await admin.createEvent({ name: 'Sports Day', startsOn: '2026-05-14', audience: { scope: 'some', classIds: [classId], familyIds: [] }, galleryExpiresOn: '2026-09-01' });
+    expect(created).toMatchObject({ name: 'Sports Day', state: 'draft', audience: { scope: 'some', classIds: [classId], familyIds: [] }, galleryExpiresOn: '2026-09-01', version: 1 });
+    const archived = await admin.updateEvent(created.id, created.version, { state: 'archived' });
+    expect(archived).toMatchObject({ state: 'archived', version: 2 });
+    const stale = await admin.updateEvent(created.id, created.version, { name: 'Late' }).catch((error: unknown) => error);
+    expect(stale).toBeInstanceOf(AppError);
+    expect(stale).toMatchObject({ code: 'conflict' });
+    expect((await admin.events()).map((e) => [e.name, e.state])).toEqual([['Sports Day', 'archived']]);
+  });
+
+  it('imports a roster CSV, reports wrong lines without sending anything, and matches the same file again', async () => {
+    const wrong = await admin.importRoster('name,class,family email,publish\nAna Lima,Year 3,ana@home.test,yes\n,Year 3,,no\nBea Costa,Year 4,not-an-email,no\n');
+    expect(wrong).toMatchObject({ sent: false, errors: [{ line: 3 }, { line: 4 }] });
+    expect((await admin.people()).students).toEqual([]);
+    const csv = 'name,class,family email,publish\nAna Lima,Year 3,ana@home.test,yes\nBea Costa,Year 4,bea@home.test,no\n';
+    expect(await admin.importRoster(csv)).toEqual({ sent: true, rows: 2, created: 2, updated: 0, unchanged: 0, errors: [] });
+    expect(await admin.importRoster(csv)).toMatchObject({ sent: true, created: 0, unchanged: 2 });
+    const people = await admin.people();
+    expect(people.classes.map((c) => c.name)).toEqual(['Year 3', 'Year 4']);
+    expect(people.students.map((s) => [s.name, s.className, s.consent?.publish.granted])).toEqual([
+      ['Ana Lima', 'Year 3', true],
+      ['Bea Costa', 'Year 4', false],
+    ]);
+    expect(people.families).toHaveLength(2);
+  });
+
+  it('sets consent and reads its history, newest first, with who set it', async () => {
+    const ana = (await admin.people()).students.find((s) => s.name === 'Ana Lima')!;
+    expect((await admin.setConsent(ana.id, 'publish', false))?.publish.granted).toBe(false);
+    const history = await admin.consentHistory(ana.id);
+    expect(history.map((c) => [c.purpose, c.before, c.after, c.via])).toEqual([
+      ['publish', true, false, 'api'],
+      ['publish', null, true, 'roster'],
+    ]);
+    expect(history[0]?.by).toBeTruthy();
+  });
+
+  it('invites a teacher, resends and revokes; changes a role; a teacher is refused with the service’s sentence', async () => {
+    const invite = await admin.invite('tom@greenfield.example', 'teacher');
+    expect(invite).toMatchObject({ email: 'tom@greenfield.example', role: 'teacher', status: 'pending', sends: 1 });
+    const teacher = await accountFromInvite('tom@greenfield.example');
+    const spare = await admin.invite('spare@greenfield.example', 'photographer');
+    expect((await admin.resendInvite(spare.id)).sends).toBe(2);
+    await admin.revokeInvite(spare.id);
+    expect((await admin.invites()).find((i) => i.id === spare.id)?.status).toBe('revoked');
+
+    const members = await admin.members();
+    expect(members.map((m) => [m.email, m.role, m.you])).toEqual([
+      [service.admin.email, 'admin', true],
+      ['tom@greenfield.example', 'teacher', false],
+    ]);
+    const tom = members[1]!;
+    expect((await admin.changeRole(tom.userId, 'photographer')).role).toBe('photographer');
+    await admin.changeRole(tom.userId, 'teacher');
+
+    const asTeacher = new SchoolAdmin({ client: teacher, linkedSchool: () => null });
+    expect(await asTeacher.access()).toMatchObject({ role: 'teacher' });
+    const refused = await asTeacher.audit({ limit: 10 }).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: 'forbidden', message: 'Only the school’s admins can read its audit log.' });
+    await expect(asTeacher.invite('x@greenfield.example', 'admin')).rejects.toMatchObject({ code: 'forbidden' });
+  });
+
+  it('invites a parent into a family; once accepted, the family lists them', async () => {
+    await expect(admin.invite('lima.parent@home.test', 'parent')).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringContaining('a parent invitation names the family to join') });
+    const family = (await admin.people()).families.find((f) => f.email === 'ana@home.test')!;
+    await admin.invite('lima.parent@home.test', 'parent', family.id);
+    await accountFromInvite('lima.parent@home.test', 'Lia Lima');
+    expect((await admin.people()).families.find((f) => f.id === family.id)?.parents).toEqual([{ userId: expect.any(String), name: 'Lia Lima', email: 'lima.parent@home.test' }]);
+  });
+
+  it('reads the audit log filtered to role changes, in words', async () => {
+    const page = await admin.audit({ actions: ['role.change'], limit: 50 });
+    expect(page.entries.map((e) => e.summary)).toEqual(['Tom Teacher: photographer → teacher', 'Tom Teacher: teacher → photographer']);
+    expect(page.entries[0]?.actor?.email).toBe(service.admin.email);
+    const firstTwo = await admin.audit({ limit: 2 });
+    const next = await admin.audit({ limit: 2, cursor: firstTwo.nextCursor! });
+    expect(next.entries.map((e) => e.id)).not.toContain(firstTwo.entries[0]?.id);
+  });
+
+  it('reports storage against the quota and the analytics, as the service counts them', async () => {
+    const storage = await admin.storage({});
+    const quota = await adminClient.request<{ usedBytes: number; limitBytes: number }>('GET', `/v1/schools/${(await admin.access()).school!.id}/quota`);
+    expect(storage).toMatchObject({ usedBytes: quota.usedBytes, limitBytes: quota.limitBytes, mostViewed: [], mostDownloaded: [], families: { active: 0, total: 2 } });
+  });
+});
