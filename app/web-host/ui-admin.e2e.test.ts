@@ -109,7 +109,7 @@ describe('the school admin’s screens', () => {
     await page.getByText('Roster imported: 3 students added, 0 updated, 0 unchanged.').waitFor();
     const students = page.getByRole('table', { name: 'Students' });
     await students.getByRole('row', { name: 'Cai Wu' }).waitFor();
-    expect(await students.getByRole('row').count()).toBe(4);
+    await expect.poll(() => students.getByRole('row').count()).toBe(4);
     await expect.poll(() => students.getByRole('row', { name: 'Ana Lima' }).getByRole('button', { name: /Publish/ }).getAttribute('aria-pressed')).toBe('true');
     // Withdrawing consent, then its history in the drawer.
     await students.getByRole('row', { name: 'Ana Lima' }).getByRole('button', { name: /Publish/ }).click();

@@ -70,7 +70,7 @@ describe('the desktop UI from first run to a searched import', () => {
     await page.getByRole('button', { name: 'Create library' }).click();
     await page.getByRole('navigation', { name: 'Screens' }).waitFor();
     expect(engine().libraryRoot).toBe(dir.join('School 2026'));
-    expect(await page.getByRole('contentinfo', { name: 'Status' }).textContent()).toContain('School 2026');
+    await expect.poll(() => page.getByRole('contentinfo', { name: 'Status' }).textContent()).toContain('School 2026');
   }, 60_000);
 
   it('offers to import a camera card when one is inserted, and fills the import screen', async () => {
@@ -214,11 +214,11 @@ describe('the desktop UI from first run to a searched import', () => {
     await status.getByRole('button', { name: 'School 2026' }).click();
     await page.getByRole('heading', { name: 'Open another library' }).waitFor();
     const recent = page.getByRole('list', { name: 'Recent libraries' });
-    expect(await recent.textContent()).toContain(dir.join('School 2026'));
+    await expect.poll(() => recent.textContent()).toContain(dir.join('School 2026'));
     await page.getByLabel('Folder for the new library').fill(dir.join('Drama Club'));
     await page.getByRole('button', { name: 'Create library' }).click();
     await expect.poll(() => status.textContent(), { timeout: 20_000 }).toContain('Drama Club');
-    expect(await status.textContent()).toContain('0 items');
+    await expect.poll(() => status.textContent()).toContain('0 items');
     expect(engine().libraryRoot).toBe(dir.join('Drama Club'));
     // The library opened from the page is closed when another replaces it.
     expect(() => engines[0]!.catalog.assets.count()).toThrow();

@@ -94,7 +94,7 @@ describe('the library screens in Chromium', () => {
         { timeout: 15_000 },
       )
       .toBe(true);
-    expect(await ui.page.locator('.grid-bar').textContent()).toMatch(/31 items/);
+    await expect.poll(() => ui.page.locator('.grid-bar').textContent()).toMatch(/31 items/);
     // Placeholders are painted from each asset's thumbhash, before and under the thumbnail.
     const placeholder = await ui.page.locator('[role="gridcell"] .tile-frame').first().evaluate((frame: HTMLElement) => frame.style.backgroundImage);
     expect(placeholder).toMatch(/^url\("data:image\/png;base64,/);
@@ -307,7 +307,7 @@ describe('the grid over 20,000 assets', () => {
     await open.waitFor({ timeout: 30_000 });
     await open.click();
     await page.locator('[role="gridcell"][aria-label^="IMG_"]').first().waitFor();
-    expect(await page.locator('.grid-bar').textContent()).toMatch(/20,000 items/);
+    await expect.poll(() => page.locator('.grid-bar').textContent()).toMatch(/20,000 items/);
 
     // A fast fling: 4,000 px a frame for 60 frames; the grid never holds more than the rows around the view.
     const cells = await page.evaluate(async () => {

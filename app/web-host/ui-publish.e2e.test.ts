@@ -105,7 +105,7 @@ describe('connecting to the school and publishing from the desktop', () => {
 
     const storage = page.getByRole('form', { name: 'Storage settings' });
     // The school id comes from the school signed in to.
-    expect(await storage.getByLabel(/^School id/).inputValue()).toBe('greenfield');
+    await expect.poll(() => storage.getByLabel(/^School id/).inputValue()).toBe('greenfield');
     await storage.getByLabel(/^Endpoint/).fill(s3.endpoint);
     await storage.getByLabel(/^Bucket/).fill('Keepsake_Photos');
     await storage.getByLabel(/^Part size/).fill('2');
@@ -207,7 +207,7 @@ describe('connecting to the school and publishing from the desktop', () => {
     await page.getByRole('button', { name: 'Resume' }).waitFor();
     await page.getByText('Paused', { exact: true }).waitFor();
     const limit = page.getByRole('form', { name: 'Bandwidth limit' });
-    expect(await limit.getByLabel('Limit (KB/s)').inputValue()).toBe('5000');
+    await expect.poll(() => limit.getByLabel('Limit (KB/s)').inputValue()).toBe('5000');
     await limit.getByLabel('Limit (KB/s)').fill('');
     await limit.getByRole('button', { name: 'Apply' }).click();
     await page.getByText('No bandwidth limit.').waitFor();
