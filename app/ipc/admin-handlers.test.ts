@@ -1,5 +1,3 @@
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine, type Engine } from '../engine.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
@@ -12,8 +10,6 @@ import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 
 let dir: TempDir;
 let service: SyncServiceProcess;
-let smtp: SMTPServer;
-const mail: ParsedMail[] = [];
 const engines: Engine[] = [];
 const dispatchers: Dispatcher[] = [];
 let admin: Dispatcher;
@@ -34,20 +30,7 @@ async function ok<T>(dispatcher: Dispatcher, method: string, input: unknown = {}
 
 beforeAll(async () => {
   dir = await tempDir('keepsake-ipc-admin-');
-  smtp = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream).then((parsed) => {
-        mail.push(parsed);
-        callback();
-      }, callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as { port: number }).port;
-  service = await startSyncService({ env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'office@greenfield.example' } });
+  service = await startSyncService({ mail: true });
   admin = await open('admin-library');
   await ok(admin, 'sync:signIn', { serverUrl: service.base, email: service.admin.email, password: service.admin.password });
 }, 120_000);
@@ -56,7 +39,6 @@ afterAll(async () => {
   for (const dispatcher of dispatchers) await dispatcher.close();
   for (const engine of engines) await engine.close();
   await service?.stop();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
   await dir?.cleanup();
 });
 
@@ -87,7 +69,7 @@ describe('the admin channels', () => {
     const invite = await ok<AdminInvite>(admin, 'admin:invite', { email: 'tom@greenfield.example', role: 'teacher' });
     expect(invite.status).toBe('pending');
     const until = Date.now() + 20_000;
-    const mailed = () => mail.find((m) => JSON.stringify(m.to ?? '').includes('tom@greenfield.example'))?.text ?? '';
+    const mailed = () => service.mail.find((m) => JSON.stringify(m.to ?? '').includes('tom@greenfield.example'))?.text ?? '';
     while (mailed() === '' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     const text = mailed();
     const token = /\/invite#([A-Za-z0-9_-]{43})/.exec(text)?.[1];

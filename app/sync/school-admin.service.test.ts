@@ -1,48 +1,20 @@
-import { simpleParser, type ParsedMail } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../shared/errors.ts';
-import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { memorySessionStore, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
 import { SchoolAdmin } from './school-admin.ts';
-import { SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
+import { SyncClient } from './sync-client.ts';
 
 // The school admin's client against the real sync service (its own process on SQLite) and a real SMTP
 // server on loopback that receives the invitations, so a teacher's account is made the way a school makes it.
 
-function memoryStore(): SessionStore {
-  let value: StoredSession | null = null;
-  return {
-    load: () => Promise.resolve(value),
-    save: (session) => {
-      value = session;
-      return Promise.resolve();
-    },
-    clear: () => {
-      value = null;
-      return Promise.resolve();
-    },
-  };
-}
 
 let service: SyncServiceProcess;
-let smtp: SMTPServer;
-const mail: ParsedMail[] = [];
 let admin: SchoolAdmin;
 let adminClient: SyncClient;
 
-async function mailTo(address: string): Promise<ParsedMail> {
-  const until = Date.now() + 20_000;
-  for (;;) {
-    const found = mail.findLast((m) => JSON.stringify(m.to ?? '').includes(address));
-    if (found) return found;
-    if (Date.now() > until) throw new Error(`no mail for ${address}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** Accepts the invitation mailed to `email` and signs the new account in. */
 async function accountFromInvite(email: string, name = 'Tom Teacher'): Promise<SyncClient> {
-  const text = (await mailTo(email)).text ?? '';
+  const text = (await service.mailTo(email)).text ?? '';
   const token = /\/invite#([A-Za-z0-9_-]{43})/.exec(text)?.[1];
   if (!token) throw new Error(`no invitation link in ${text}`);
   const accepted = await fetch(`${service.base}/v1/auth/invites/accept`, {
@@ -51,34 +23,20 @@ async function accountFromInvite(email: string, name = 'Tom Teacher'): Promise<S
     body: JSON.stringify({ token, name, password: 'teacher password 1' }),
   });
   if (!accepted.ok) throw new Error(`accept: ${accepted.status} ${await accepted.text()}`);
-  const client = new SyncClient({ store: memoryStore() });
+  const client = new SyncClient({ store: memorySessionStore() });
   await client.signIn(service.base, email, 'teacher password 1');
   return client;
 }
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream).then((parsed) => {
-        mail.push(parsed);
-        callback();
-      }, callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as { port: number }).port;
-  service = await startSyncService({ env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'office@greenfield.example' } });
-  adminClient = new SyncClient({ store: memoryStore() });
+  service = await startSyncService({ mail: true });
+  adminClient = new SyncClient({ store: memorySessionStore() });
   await adminClient.signIn(service.base, service.admin.email, service.admin.password);
   admin = new SchoolAdmin({ client: adminClient, linkedSchool: () => null });
 }, 120_000);
 
 afterAll(async () => {
   await service?.stop();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
 });
 
 describe(SchoolAdmin.name, () => {

@@ -2,27 +2,11 @@ import { readFile, stat } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main, type Io } from '../cli/main.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
-import { freePort, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
-import { fileSessionStore, SyncClient, type SessionStore, type StoredSession } from './sync-client.ts';
+import { freePort, memorySessionStore, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { fileSessionStore, SyncClient } from './sync-client.ts';
 
 // The desktop's sync client against the real sync service, started as its own process on a temp SQLite
 // data folder, as a school runs it on its embedded default.
-
-function memoryStore(): SessionStore & { value: StoredSession | null } {
-  const store = {
-    value: null as StoredSession | null,
-    load: () => Promise.resolve(store.value),
-    save: (s: StoredSession) => {
-      store.value = s;
-      return Promise.resolve();
-    },
-    clear: () => {
-      store.value = null;
-      return Promise.resolve();
-    },
-  };
-  return store;
-}
 
 let dir: TempDir;
 let service: SyncServiceProcess;
@@ -69,12 +53,12 @@ describe('SyncClient against the sync service', () => {
   });
 
   it('ends the session everywhere when a spent refresh token comes back (a stolen copy), and says so', async () => {
-    const store = memoryStore();
+    const store = memorySessionStore();
     const client = new SyncClient({ store });
     await client.signIn(base, 'office@greenfield.example', PASSWORD);
     const stolen = { ...store.value! };
     await client.refresh();
-    const thief = new SyncClient({ store: { ...memoryStore(), load: () => Promise.resolve(stolen) } });
+    const thief = new SyncClient({ store: { ...memorySessionStore(), load: () => Promise.resolve(stolen) } });
     await expect(thief.refresh()).rejects.toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/sign in again/) });
     // The family is revoked: the rightful desktop must sign in again too, and its stored session is cleared.
     await expect(client.refresh()).rejects.toMatchObject({ code: 'unauthorized' });
@@ -82,14 +66,14 @@ describe('SyncClient against the sync service', () => {
   });
 
   it('maps the service’s errors and an unreachable server to clear errors', async () => {
-    const client = new SyncClient({ store: memoryStore() });
+    const client = new SyncClient({ store: memorySessionStore() });
     await expect(client.signIn(base, 'office@greenfield.example', 'wrong password')).rejects.toMatchObject({ code: 'unauthorized' });
     await expect(client.request('GET', '/v1/schools/x/events')).rejects.toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/sign-in/) });
     await client.signIn(base, 'office@greenfield.example', PASSWORD);
     await expect(client.request('GET', '/v1/schools/00000000-0000-4000-8000-000000000000/events')).rejects.toMatchObject({ code: 'not-found' });
     const closed = `http://127.0.0.1:${await freePort()}`;
-    await expect(new SyncClient({ store: memoryStore() }).signIn(closed, 'a@b.c', 'x')).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/cannot be reached/) });
-    await expect(new SyncClient({ store: memoryStore() }).signIn('http://sync.school.example', 'a@b.c', 'x')).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/https/) });
+    await expect(new SyncClient({ store: memorySessionStore() }).signIn(closed, 'a@b.c', 'x')).rejects.toMatchObject({ code: 'network', message: expect.stringMatching(/cannot be reached/) });
+    await expect(new SyncClient({ store: memorySessionStore() }).signIn('http://sync.school.example', 'a@b.c', 'x')).rejects.toMatchObject({ code: 'invalid-input', message: expect.stringMatching(/https/) });
   });
 
   it('signs in, shows and ends the session from the command line, never taking the password as an argument', async () => {

@@ -1,10 +1,8 @@
 /// <reference lib="dom" />
-import { simpleParser, type ParsedMail } from 'mailparser';
 import type { Browser, Page } from 'playwright-core';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SyncClient, type SessionStore, type StoredSession } from '../sync/sync-client.ts';
-import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { SyncClient } from '../sync/sync-client.ts';
+import { memorySessionStore, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
 import { launchBrowser, openUi, type UiSession } from '../test/ui.ts';
 
 // The school admin's screens, as an office admin uses them: sign in from settings, import the roster,
@@ -15,8 +13,6 @@ import { launchBrowser, openUi, type UiSession } from '../test/ui.ts';
 
 let browser: Browser;
 let service: SyncServiceProcess;
-let smtp: SMTPServer;
-const mail: ParsedMail[] = [];
 let ui: UiSession;
 let teacherUi: UiSession | null = null;
 let page: Page;
@@ -24,21 +20,11 @@ let page: Page;
 let api: SyncClient;
 let schoolId: string;
 
-function memoryStore(): SessionStore {
-  let value: StoredSession | null = null;
-  return {
-    load: () => Promise.resolve(value),
-    save: (s) => Promise.resolve(void (value = s)),
-    clear: () => Promise.resolve(void (value = null)),
-  };
-}
 
 /** Accepts the invitation mailed to `email` with a name and password, as the invitee's browser would. */
 async function accept(email: string, name: string, password: string): Promise<void> {
-  const until = Date.now() + 20_000;
-  const text = () => mail.findLast((m) => JSON.stringify(m.to ?? '').includes(email))?.text ?? '';
-  while (text() === '' && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 50));
-  const token = /\/invite#([A-Za-z0-9_-]{43})/.exec(text())?.[1];
+  const text = (await service.mailTo(email)).text ?? '';
+  const token = /\/invite#([A-Za-z0-9_-]{43})/.exec(text)?.[1];
   if (!token) throw new Error(`no invitation mailed to ${email}`);
   const response = await fetch(`${service.base}/v1/auth/invites/accept`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token, name, password }) });
   if (response.status !== 201) throw new Error(`accept: ${response.status} ${await response.text()}`);
@@ -54,21 +40,8 @@ async function signInFromSettings(session: Page, email: string, password: string
 }
 
 beforeAll(async () => {
-  smtp = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onData(stream, _session, callback) {
-      simpleParser(stream).then((parsed) => {
-        mail.push(parsed);
-        callback();
-      }, callback);
-    },
-  });
-  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
-  const port = (smtp.server.address() as { port: number }).port;
-  [browser, service] = await Promise.all([launchBrowser(), startSyncService({ env: { SMTP_URL: `smtp://127.0.0.1:${port}`, MAIL_FROM: 'office@greenfield.example' } })]);
-  api = new SyncClient({ store: memoryStore() });
+  [browser, service] = await Promise.all([launchBrowser(), startSyncService({ mail: true })]);
+  api = new SyncClient({ store: memorySessionStore() });
   const { memberships } = await api.signIn(service.base, service.admin.email, service.admin.password);
   schoolId = memberships[0]!.schoolId;
   ui = await openUi({ suite: 'desktop', browser });
@@ -80,7 +53,6 @@ afterAll(async () => {
   await ui?.close();
   await browser?.close();
   await service?.stop();
-  await new Promise<void>((resolve) => (smtp ? smtp.close(() => resolve()) : resolve()));
 });
 
 const screens = () => page.getByRole('navigation', { name: 'Screens' });

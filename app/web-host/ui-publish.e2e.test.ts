@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openEngine, type Engine } from '../engine.ts';
 import { librarySessionFile } from '../ipc/publish-handlers.ts';
 import type { AssetId, EventId, PersonId } from '../shared/ids.ts';
-import { fileSessionStore, SyncClient, type StoredSession } from '../sync/sync-client.ts';
+import { fileSessionStore, SyncClient } from '../sync/sync-client.ts';
 import { makeJpeg } from '../test/fixtures.ts';
 import { startS3Server, type S3Server } from '../test/s3-server.ts';
-import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { memorySessionStore, startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
 import { artifactPath } from '../test/browser.ts';
 import { buildRenderer, launchBrowser, openUi, type UiSession } from '../test/ui.ts';
 import { startWebHost, type WebHost } from './web-host.ts';
@@ -42,8 +42,7 @@ beforeAll(async () => {
   service = await startSyncService({
     env: { S3_ENDPOINT: s3.endpoint, S3_BUCKET: s3.bucket, S3_FORCE_PATH_STYLE: 'true', S3_REGION: 'us-east-1', S3_ACCESS_KEY_ID: 'S3RVER', S3_SECRET_ACCESS_KEY: 'S3RVER' },
   });
-  const kept: { session: StoredSession | null } = { session: null };
-  office = new SyncClient({ store: { load: async () => kept.session, save: async (session) => void (kept.session = session), clear: async () => void (kept.session = null) } });
+  office = new SyncClient({ store: memorySessionStore() });
   await office.signIn(service.base, service.admin.email, service.admin.password);
   schoolId = office.memberships[0]!.schoolId;
   benId = (await office.request<{ id: string }>('POST', `/v1/schools/${schoolId}/students`, { name: 'Ben Okafor' })).id;
