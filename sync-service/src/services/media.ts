@@ -4,7 +4,7 @@
  * every object the manifest names is really in the bucket, at the stated size, under this school's
  * prefix, before anything counts against the quota.
  */
-import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
+import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import type { Database, MediaRow, MediaTable, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -462,6 +462,14 @@ export class MediaService {
     // The tag list is JSON text holding each id as a JSON string: an exact substring test, no LIKE escaping.
     const tag = page.child === undefined ? undefined : JSON.stringify(page.child);
     const tagged = (text: string) => (isPostgres(this.db) ? sql<number>`strpos(m.people, ${text})` : sql<number>`instr(m.people, ${text})`);
+    // The caller's families in this school, as a subquery of the page's query: no round trip of its own.
+    const families = (sub: ExpressionBuilder<Database, 'favourites'>) =>
+      sub
+        .selectFrom('family_members')
+        .innerJoin('families', 'families.id', 'family_members.family_id')
+        .select('family_members.family_id')
+        .where('family_members.user_id', '=', caller.userId)
+        .where('families.school_id', '=', caller.schoolId);
     const rows = await this.db
       .selectFrom('media')
       .selectAll('media')
@@ -474,15 +482,7 @@ export class MediaService {
                 .select('favourites.asset_id')
                 .whereRef('favourites.event_id', '=', 'media.event_id')
                 .whereRef('favourites.asset_id', '=', 'media.asset_id')
-                .where('favourites.family_id', 'in', (sub) =>
-                  // The caller's families, as a subquery: no round trip of its own.
-                  sub
-                    .selectFrom('family_members')
-                    .innerJoin('families', 'families.id', 'family_members.family_id')
-                    .select('family_members.family_id')
-                    .where('family_members.user_id', '=', caller.userId)
-                    .where('families.school_id', '=', caller.schoolId),
-                ),
+                .where('favourites.family_id', 'in', families),
             )
             .as('favourite'),
         ),
@@ -506,14 +506,7 @@ export class MediaService {
                   .select('favourites.asset_id')
                   .whereRef('favourites.event_id', '=', 'm.event_id')
                   .whereRef('favourites.asset_id', '=', 'm.asset_id')
-                  .where('favourites.family_id', 'in', (sub) =>
-                    sub
-                      .selectFrom('family_members')
-                      .innerJoin('families', 'families.id', 'family_members.family_id')
-                      .select('family_members.family_id')
-                      .where('family_members.user_id', '=', caller.userId)
-                      .where('families.school_id', '=', caller.schoolId),
-                  ),
+                  .where('favourites.family_id', 'in', families),
               ),
             ),
           )
