@@ -514,21 +514,30 @@ export class ImportService {
     const names: NamePreview['names'] = [];
     for (const file of scanned.files.slice(0, request.limit)) {
       throwIfAborted(request.signal);
-      const metadata = await this.readMetadata(file);
-      let name = template.render({
-        capturedAt: metadata.capturedAt ?? localIso(file.mtimeMs),
-        eventName: target.name,
-        seq: seq.next(),
-        cameraModel: metadata.cameraModel ?? null,
-        originalName: path.basename(file.path),
-      });
-      const extension = path.extname(name);
-      const base = name.slice(0, name.length - extension.length);
-      for (let attempt = 2; taken.has(name) || (await fileExists(path.join(eventDir, name))); attempt += 1) name = `${base}-${attempt}${extension}`;
+      const name = await this.freeName(file, template, target.name, seq, taken, eventDir);
       taken.add(name);
       names.push({ source: file.path, destination: path.relative(this.deps.libraryRoot, path.join(eventDir, name)) });
     }
     return { event: target.name, names, total: scanned.files.length, failed: scanned.unsupported.filter((entry) => looksLikeMedia(entry.path)).map(describeUnreadable) };
+  }
+
+  /**
+   * The name `template` gives `file` in `eventDir`, with `-2`, `-3`… added while it is `taken` (by an earlier
+   * file of this run) or already on disk. Reads the file's metadata for the template's date and camera.
+   */
+  private async freeName(file: ScannedFile, template: RenameTemplate, eventName: string, seq: Sequence, taken: ReadonlySet<string>, eventDir: string): Promise<string> {
+    const metadata = await this.readMetadata(file);
+    let name = template.render({
+      capturedAt: metadata.capturedAt ?? localIso(file.mtimeMs),
+      eventName,
+      seq: seq.next(),
+      cameraModel: metadata.cameraModel ?? null,
+      originalName: path.basename(file.path),
+    });
+    const extension = path.extname(name);
+    const base = name.slice(0, name.length - extension.length);
+    for (let attempt = 2; taken.has(name) || (await fileExists(path.join(eventDir, name))); attempt += 1) name = `${base}-${attempt}${extension}`;
+    return name;
   }
 
   private async planDryRun(
@@ -545,20 +554,8 @@ export class ImportService {
       if (existing) return { kind: 'duplicate', file: { source: file.path, existingAssetId: existing.id, existingPath: existing.path } };
       const twin = planned.get(hash);
       if (twin) return { kind: 'duplicate', file: { source: file.path, existingAssetId: null, existingPath: twin } };
-      const metadata = await this.readMetadata(file);
-      let name = template.render({
-        capturedAt: metadata.capturedAt ?? localIso(file.mtimeMs),
-        eventName: event.name,
-        seq: seq.next(),
-        cameraModel: metadata.cameraModel ?? null,
-        originalName: path.basename(file.path),
-      });
-      const extension = path.extname(name);
-      const base = name.slice(0, name.length - extension.length);
       const taken = new Set([...planned.values()].map((planPath) => path.basename(planPath)));
-      for (let attempt = 2; taken.has(name) || (await fileExists(path.join(eventDir, name))); attempt += 1) {
-        name = `${base}-${attempt}${extension}`;
-      }
+      const name = await this.freeName(file, template, event.name, seq, taken, eventDir);
       const destination = path.relative(this.deps.libraryRoot, path.join(eventDir, name));
       planned.set(hash, destination);
       return {
