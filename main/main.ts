@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { readLaunchArguments } from '../app/desktop/launch-arguments.ts';
+import { currentLibraryFolder } from '../app/desktop/library-folders.ts';
 import type { MenuCommand } from '../app/desktop/menu.ts';
 import { ImportNotifier, trackImports } from '../app/desktop/notifications.ts';
 import { EngineStartError } from '../app/ipc/engine-channel.ts';
@@ -27,7 +28,6 @@ const log = createLogger('main', fileSink(path.join(app.getPath('logs'), 'main.l
 
 let window: BrowserWindow | null = null;
 let engine: EngineHandle | null = null;
-let libraryRoot: string | null = null;
 let quitting = false;
 const notifier = new ImportNotifier();
 
@@ -84,7 +84,7 @@ async function start(): Promise<void> {
     },
   });
   try {
-    ({ libraryRoot } = await engine.client.ready);
+    await engine.client.ready;
   } catch (error) {
     const message = error instanceof EngineStartError ? error.error.message : String(error);
     dialog.showErrorBox('Keepsake could not open the library', `${libraryPath ?? 'The most recent library'}\n\n${message}`);
@@ -118,10 +118,10 @@ async function start(): Promise<void> {
         });
         break;
       case 'open-library-folder':
-        if (libraryRoot) void shell.openPath(libraryRoot);
-        break;
       case 'open-logs':
-        if (libraryRoot) void shell.openPath(path.join(libraryRoot, '.keepsake', 'logs'));
+        void currentLibraryFolder((method, input) => client.call(method, input), command === 'open-logs' ? 'logs' : 'library').then((folder) => {
+          if (folder) void shell.openPath(folder);
+        });
         break;
       case 'check-for-updates':
         void updater.check(true);

@@ -1,8 +1,10 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { access, realpath } from 'node:fs/promises';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { currentLibraryFolder } from '../desktop/library-folders.ts';
 import { makeJpeg, tempDir, type TempDir } from '../test/fixtures.ts';
 import type { PushEvent, Result } from './contract.ts';
 import { createEngineClient, EngineStartError, type EngineClient, type MessageEnd, type SecretKeeper, type ToEngine } from './engine-channel.ts';
@@ -126,9 +128,17 @@ describe(createEngineClient.name, () => {
       expect(await firstRun.client.ready).toEqual({ libraryRoot: null });
       expect(await firstRun.client.call('library:info', {})).toMatchObject({ ok: false, error: { code: 'not-found', message: 'No library is open yet.' } });
       expect(await firstRun.client.resolveMedia('1', 'thumb')).toBeNull();
+      expect(await currentLibraryFolder((method, input) => firstRun.client.call(method, input), 'library')).toBeNull();
       const created = dir.join('first-run-library');
       expect(await ok(firstRun.client, 'library:open', { path: created, create: true })).toMatchObject({ root: created });
       expect(await ok(firstRun.client, 'library:status', {})).toMatchObject({ assets: 0 });
+      // The File menu's folders follow the library the window opened, not the (empty) one the engine started with.
+      const call = (method: 'library:info', input: object) => firstRun.client.call(method, input);
+      expect(await currentLibraryFolder(call, 'library')).toBe(created);
+      expect(await currentLibraryFolder(call, 'logs')).toBe(path.join(created, '.keepsake', 'logs'));
+      const other = dir.join('second-library');
+      await ok(firstRun.client, 'library:open', { path: other, create: true });
+      expect(await currentLibraryFolder(call, 'library')).toBe(other);
       await firstRun.client.close();
       expect(await firstRun.exited).toBe(0);
     } finally {
@@ -136,7 +146,8 @@ describe(createEngineClient.name, () => {
     }
     const again = startEngineProcess(null, ['--no-background'], dir.join('fresh-config'));
     try {
-      expect(await again.client.ready).toEqual({ libraryRoot: dir.join('first-run-library') });
+      // The library opened last is the one reopened.
+      expect(await again.client.ready).toEqual({ libraryRoot: dir.join('second-library') });
       await again.client.close();
     } finally {
       if (again.child.exitCode === null) again.child.kill('SIGKILL');
