@@ -184,6 +184,10 @@ function harnessMiddleware(server: S3rver, requests: RecordedRequest[]): S3rver.
     const { op, bucket, key } = request;
     if (bucket === undefined) return next();
     const uploadsDir = server.store.getResourcePath(bucket, undefined, 'uploads');
+    if (op === 'ListObjects' && query['list-type'] === '2') {
+      if (!(await isDirectory(dirname(uploadsDir)))) return sendError(ctx, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
+      return listObjectsV2(ctx, server.store, bucket, query);
+    }
     if (op === 'ListMultipartUploads') {
       if (!(await isDirectory(dirname(uploadsDir)))) return sendError(ctx, 404, 'NoSuchBucket', 'The specified bucket does not exist', { BucketName: bucket });
       return listMultipartUploads(ctx, bucket, uploadsDir, query);
@@ -212,6 +216,7 @@ function harnessMiddleware(server: S3rver, requests: RecordedRequest[]): S3rver.
  * Has s3rver write each object and part under a staging name and renames the files into place once the body
  * is complete. A request cut off mid-body never completes, so its staging files are simply left behind
  * (objects in `<directory>/../staging`, parts as `N.partial-M` in the upload's folder, which ListParts skips).
+ * Also makes deletions side by side safe.
  */
 function writeAtomically(store: S3rver.FilesystemStore): void {
   let staged = 0;
@@ -235,6 +240,16 @@ function writeAtomically(store: S3rver.FilesystemStore): void {
     await rename(join(dir, staging), join(dir, String(partNumber)));
     await rename(join(dir, `${staging}.md5`), join(dir, `${partNumber}.md5`));
     return result;
+  };
+  // s3rver removes a key's emptied folders after deleting it; deletions running side by side (DeleteObjects
+  // does) race for the same folder and the loser's readdir fails with ENOENT. The object is gone either way.
+  const deleteObject = store.deleteObject.bind(store);
+  store.deleteObject = async (bucket, key) => {
+    try {
+      await deleteObject(bucket, key);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   };
 }
 
@@ -290,6 +305,42 @@ async function listParts(ctx: S3rver.Context, bucket: string, key: string, uploa
     element('MaxParts', String(maxParts)),
     element('IsTruncated', String(truncated)),
     ...parts,
+  ]);
+  sendXml(ctx, body);
+}
+
+/**
+ * ListObjectsV2 with prefix, delimiter, start-after, max-keys and continuation tokens. s3rver's own makes its
+ * tokens with DES, which OpenSSL 3 no longer offers, so any listing longer than a page failed with a 500. The
+ * token here is the last key of the page, base64url-encoded (opaque to clients, as S3's is).
+ */
+async function listObjectsV2(ctx: S3rver.Context, store: S3rver.FilesystemStore, bucket: string, query: Record<string, string>): Promise<void> {
+  const prefix = query.prefix ?? '';
+  const delimiter = query.delimiter ?? '';
+  const maxKeys = clampInt(query['max-keys'], 1000);
+  const token = query['continuation-token'];
+  const startAfter = token ? Buffer.from(token, 'base64url').toString('utf8') : (query['start-after'] ?? '');
+  const result = await store.listObjects(bucket, { prefix, delimiter, startAfter, maxKeys });
+  const last = result.objects.at(-1)?.key;
+  const body = element('ListBucketResult', [
+    element('Name', bucket),
+    element('Prefix', prefix),
+    ...(token ? [element('ContinuationToken', token)] : query['start-after'] ? [element('StartAfter', startAfter)] : []),
+    ...(result.isTruncated && last !== undefined ? [element('NextContinuationToken', Buffer.from(last, 'utf8').toString('base64url'))] : []),
+    element('KeyCount', String(result.objects.length)),
+    element('MaxKeys', String(maxKeys)),
+    ...(delimiter ? [element('Delimiter', delimiter)] : []),
+    element('IsTruncated', String(result.isTruncated)),
+    ...result.objects.map((object) =>
+      element('Contents', [
+        element('Key', object.key),
+        element('LastModified', object.lastModifiedDate.toISOString()),
+        element('ETag', object.metadata.etag ?? ''),
+        element('Size', String(object.size)),
+        element('StorageClass', 'STANDARD'),
+      ]),
+    ),
+    ...result.commonPrefixes.map((common) => element('CommonPrefixes', [element('Prefix', common)])),
   ]);
   sendXml(ctx, body);
 }

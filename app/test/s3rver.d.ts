@@ -40,7 +40,15 @@ declare module 's3rver' {
       metadata: Record<string, unknown>;
     }
 
-    /** s3rver's FilesystemStore: the path helper and the two methods the harness makes atomic. */
+    /** An object as `listObjects` returns it (no content). */
+    interface ListedObject {
+      key: string;
+      size: number;
+      lastModifiedDate: Date;
+      metadata: { etag?: string; [name: string]: unknown };
+    }
+
+    /** s3rver's FilesystemStore: the path helper, the listing, and the methods the harness makes atomic or safe side by side. */
     interface FilesystemStore {
       /** `<directory>/<bucket>/<key dirs>/<last key part>._S3rver_<resource>`. */
       getResourcePath(bucket: string, key: string | undefined, resource: string): string;
@@ -48,6 +56,13 @@ declare module 's3rver' {
       putObject(object: StoreObject): Promise<{ size: number; md5: string }>;
       /** Writes `<bucket>/._S3rver_uploads/<uploadId>/<partNumber>` and `<partNumber>.md5`. */
       putPart(bucket: string, uploadId: string, partNumber: number | string, content: Readable): Promise<{ size: number; md5: string }>;
+      /** Removes the object's files and its emptied folders. */
+      deleteObject(bucket: string, key: string): Promise<void>;
+      /** Keys after `startAfter` under `prefix`, in order, at most `maxKeys`; grouped by `delimiter` when given. */
+      listObjects(
+        bucket: string,
+        options: { prefix?: string; delimiter?: string; startAfter?: string; maxKeys?: number },
+      ): Promise<{ objects: ListedObject[]; commonPrefixes: string[]; isTruncated: boolean }>;
     }
   }
 
