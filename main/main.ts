@@ -10,6 +10,7 @@ import { EngineStartError } from '../app/ipc/engine-channel.ts';
 import { APP_ORIGIN, createIpcGuard, isAppUrl } from '../app/ipc/ipc-guard.ts';
 import { EVENT_CHANNEL } from '../app/ipc/ipc-channels.ts';
 import { createLogger, fileSink } from '../app/log/logger.ts';
+import { openSignInInBrowser } from './browser.ts';
 import { startEngine, type EngineHandle } from './engine-client.ts';
 import { safeStorageKeeper } from './safe-storage.ts';
 import { registerIpc } from './ipc.ts';
@@ -96,7 +97,7 @@ async function start(): Promise<void> {
   const appSession = session.fromPartition(PARTITION);
   hardenSession(appSession);
   serveAppScheme(appSession, { staticDir: path.join(ROOT, 'renderer', 'dist'), resolveMedia: (id, variant) => client.resolveMedia(id, variant) });
-  registerIpc(createIpcGuard(trackImports(client, notifier)), () => window?.webContents ?? null);
+  registerIpc(createIpcGuard(openSignInInBrowser(trackImports(client, notifier))), () => window?.webContents ?? null);
   client.subscribe((event) => {
     const contents = window?.webContents;
     // Events go to the app's own page only, never to whatever a window might have been pointed at.

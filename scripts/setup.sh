@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 # really leaves the machine), xxhash (manifests are checked with xxhsum -c), libheif-examples (tests make
 # real HEVC-coded HEICs with heif-enc, as iPhones write them), rclone (tests read back what was published
 # with an S3 client nobody here wrote; the upload benchmark's reference), chromium (the browser the web
-# pages are tested in, driven by playwright-core). The benchmark's other reference tools (vipsthumbnail,
+# pages are tested in, driven by playwright-core), openssl (tests make the TLS certificate of the loopback
+# identity provider staff sign in with). The benchmark's other reference tools (vipsthumbnail,
 # djpeg, ImageMagick, b3sum) come with --bench.
-packages=(ffmpeg libimage-exiftool-perl xxhash libheif-examples rclone chromium)
+packages=(ffmpeg libimage-exiftool-perl xxhash libheif-examples rclone chromium openssl)
 if [[ "${1:-}" == "--bench" ]]; then packages+=(libvips-tools libjpeg-turbo-progs imagemagick b3sum); fi
 
 missing=()

@@ -18,6 +18,15 @@ export const PUBLISH_CALLS = {
     /** The school (its slug) when the account is staff of several. */
     school: z.string().trim().min(1).max(100).optional(),
   }),
+  // Sign-in with the school's identity provider in the system browser: start (the engine listens on loopback for
+  // the browser's return), finish (resolves once the browser came back), or cancel.
+  'sync:providerStart': z.strictObject({
+    serverUrl: z.string().trim().min(1).max(2000),
+    /** The school's slug. */
+    school: z.string().trim().min(1).max(100),
+  }),
+  'sync:providerFinish': empty,
+  'sync:providerCancel': empty,
   'sync:signOut': empty,
   'sync:pull': empty,
   'cloud:settings': empty,
@@ -78,6 +87,13 @@ export interface SyncStatus {
   lastPull: { at: string; events: number; people: number; consents: number; erased: number } | null;
   /** Newest first, at most 50. */
   activity: SyncActivity[];
+}
+
+/** `sync:providerStart`: the service's start URL for the system browser (it carries no secret, only a PKCE challenge). */
+export interface ProviderSignInStart {
+  url: string;
+  /** True when the host already opened it in the system browser (Electron); else the page opens it itself. */
+  opened: boolean;
 }
 
 /** The storage settings a form edits (the access key is set apart, and never read back). */
@@ -182,6 +198,9 @@ export interface UploadsView {
 export interface PublishOutputs {
   'sync:status': SyncStatus;
   'sync:signIn': SyncStatus;
+  'sync:providerStart': ProviderSignInStart;
+  'sync:providerFinish': SyncStatus;
+  'sync:providerCancel': SyncStatus;
   'sync:signOut': SyncStatus;
   'sync:pull': SyncStatus;
   'cloud:settings': StorageSettingsView;

@@ -9,6 +9,7 @@ import type { Engine } from '../engine.ts';
 import type { ContentHash, EventId } from '../shared/ids.ts';
 import { AppError, isAppError, toAppError } from '../shared/errors.ts';
 import { FeedPuller, type PullReport } from '../sync/feed-puller.ts';
+import { ProviderSignIn } from '../sync/provider-sign-in.ts';
 import { linkedSchool, linkSchool, SchoolLink, type LinkedSchool } from '../sync/school-link.ts';
 import { fileSessionStore, SyncClient, type Membership, type SessionStore } from '../sync/sync-client.ts';
 import type { Input, Outputs, PushEvent } from './contract.ts';
@@ -62,6 +63,7 @@ export interface PublishHandlerSet {
 export function createPublishHandlers(engine: Engine, options: PublishHandlersOptions): PublishHandlerSet {
   const { catalog, cloud } = engine;
   const client = new SyncClient({ store: options.sessions ?? fileSessionStore(librarySessionFile(engine.libraryRoot)), ...(options.fetch ? { fetch: options.fetch } : {}) });
+  const providerSignIn = new ProviderSignIn(client, options.fetch ? { fetch: options.fetch } : {});
   let notice: string | null = null;
   let pulling: Promise<PullReport> | null = null;
   let poll: NodeJS.Timeout | null = null;
@@ -142,6 +144,23 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
       activity: readActivity(),
     };
     return base;
+  };
+
+  // After a sign-in, by password or through the school's identity provider: link the school, fetch its changes.
+  const linkAfterSignIn = async (memberships: Membership[], wanted: string | undefined): Promise<SyncStatus> => {
+    const { school: chosen, notice: refusal } = chooseSchool(memberships, wanted);
+    linkSchool(catalog, chosen);
+    attach(chosen);
+    notice = refusal;
+    if (chosen) {
+      startPolling();
+      try {
+        await pull();
+      } catch (error) {
+        notice = `Signed in, but the school's changes could not be fetched yet: ${toAppError(error).message}`;
+      }
+    }
+    return status();
   };
 
   const bucketMismatch = (linked: LinkedSchool | null): string | null => {
@@ -302,18 +321,20 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
     'sync:signIn': async ({ serverUrl, email, password, school: wanted }) => {
       catalog.assertWritable();
       const { memberships } = await client.signIn(serverUrl, email, password);
-      const chosen = chooseSchool(memberships, wanted);
-      linkSchool(catalog, chosen);
-      attach(chosen);
-      notice = chosen ? null : 'This account is not staff (admin or photographer) of a school: it cannot publish.';
-      if (chosen) {
-        startPolling();
-        try {
-          await pull();
-        } catch (error) {
-          notice = `Signed in, but the school's changes could not be fetched yet: ${toAppError(error).message}`;
-        }
-      }
+      return linkAfterSignIn(memberships, wanted);
+    },
+    'sync:providerStart': async ({ serverUrl, school: wanted }) => {
+      catalog.assertWritable();
+      const { url } = await providerSignIn.start(serverUrl, wanted);
+      // Electron's main process opens it in the system browser and says so; in the web host the page does.
+      return { url, opened: false };
+    },
+    'sync:providerFinish': async () => {
+      const { memberships, school: wanted } = await providerSignIn.finish();
+      return linkAfterSignIn(memberships, wanted);
+    },
+    'sync:providerCancel': () => {
+      providerSignIn.cancel();
       return status();
     },
     'sync:signOut': async () => {
@@ -458,6 +479,7 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
     client,
     async close() {
       if (poll) clearInterval(poll);
+      providerSignIn.cancel();
       cloud.off('progress', onProgress);
       engine.jobs.off('done', onJobDone);
       engine.jobs.off('failure', onJobFailure);
@@ -474,13 +496,20 @@ function isKept(provider: CredentialsProvider): provider is KeptCredentials {
 }
 
 /** The school to publish for: the one named, or the only one where the account is admin or photographer. */
-function chooseSchool(memberships: Membership[], wanted: string | undefined): LinkedSchool | null {
+function chooseSchool(memberships: Membership[], wanted: string | undefined): { school: LinkedSchool | null; notice: string | null } {
   const staff = memberships.filter((m) => m.role === 'admin' || m.role === 'photographer');
-  const pick = wanted ? staff.find((m) => m.schoolSlug === wanted || m.schoolId === wanted) : staff.length === 1 ? staff[0] : undefined;
-  if (wanted && !pick) throw new AppError('not-found', `This account is not staff of a school "${wanted}".`);
+  const named = (m: Membership) => m.schoolSlug === wanted || m.schoolId === wanted;
+  const pick = wanted ? staff.find(named) : staff.length === 1 ? staff[0] : undefined;
   if (!pick) {
+    // A teacher, parent or student may sign in (with the school's identity provider, say) but does not publish.
+    const member = wanted ? memberships.find(named) : memberships.length === 1 ? memberships[0] : undefined;
+    if (member) {
+      const school = String(member.schoolName ?? member.schoolSlug ?? member.schoolId);
+      return { school: null, notice: `This account is a ${member.role} of ${school}, not staff (admin or photographer): it cannot publish.` };
+    }
+    if (wanted) throw new AppError('not-found', `This account is not staff of a school "${wanted}".`);
     if (staff.length > 1) throw new AppError('invalid-input', `This account is staff of several schools; choose one (${staff.map((m) => String(m.schoolSlug)).join(', ')}).`);
-    return null;
+    return { school: null, notice: 'This account is not staff (admin or photographer) of a school: it cannot publish.' };
   }
-  return { id: pick.schoolId, slug: String(pick.schoolSlug ?? pick.schoolId), name: String(pick.schoolName ?? pick.schoolSlug ?? pick.schoolId) };
+  return { school: { id: pick.schoolId, slug: String(pick.schoolSlug ?? pick.schoolId), name: String(pick.schoolName ?? pick.schoolSlug ?? pick.schoolId) }, notice: null };
 }

@@ -85,6 +85,17 @@ export class SyncClient {
     return { memberships: response.memberships };
   }
 
+  /**
+   * Signs in with the one-time code the school's identity provider sign-in handed to this desktop, and the PKCE
+   * verifier of that sign-in: the service answers with a session, kept like a password sign-in's.
+   */
+  async signInWithCode(serverUrl: string, code: string, verifier: string): Promise<{ email: string; memberships: Membership[] }> {
+    const base = normalizeUrl(serverUrl);
+    const response = await this.send<SessionResponse>(base, 'POST', '/v1/auth/oidc/exchange', { code, verifier }, null);
+    await this.adopt(base, response.user.email, response);
+    return { email: response.user.email, memberships: response.memberships };
+  }
+
   /** Ends the session on the server (best effort) and forgets it here. */
   async signOut(): Promise<void> {
     const session = await this.current();
@@ -177,23 +188,33 @@ export class SyncClient {
         signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
       });
     } catch (error) {
-      throw new AppError('network', `The sync service at ${base} cannot be reached (${(error as Error).message}).`, { cause: error });
+      throw unreachable(base, error);
     }
     if (response.status === 204) return undefined as T;
     const text = await response.text();
     const data = text === '' ? null : (safeJson(text) as unknown);
     if (response.ok) return data as T;
-    const problem = (data ?? {}) as { code?: string; message?: string };
-    const code: ErrorCode = isErrorCode(problem.code) ? problem.code : response.status >= 500 ? 'internal' : 'invalid-input';
-    throw new AppError(code, problem.message ?? `The sync service answered ${response.status}.`);
+    throw refusal(response.status, data);
   }
+}
+
+/** The error for a sync service that did not answer at all. */
+export function unreachable(base: string, error: unknown): AppError {
+  return new AppError('network', `The sync service at ${base} cannot be reached (${(error as Error).message}).`, { cause: error });
+}
+
+/** The error for a refusal of the sync service: its own code and message (`{ code, message }`) when it sent them. */
+export function refusal(status: number, data: unknown): AppError {
+  const problem = (data ?? {}) as { code?: string; message?: string };
+  const code: ErrorCode = isErrorCode(problem.code) ? problem.code : status >= 500 ? 'internal' : 'invalid-input';
+  return new AppError(code, problem.message ?? `The sync service answered ${status}.`);
 }
 
 function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
 }
 
-function safeJson(text: string): unknown {
+export function safeJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
@@ -201,7 +222,8 @@ function safeJson(text: string): unknown {
   }
 }
 
-function normalizeUrl(url: string): string {
+/** The service's base URL as requests are made to it (https, or http on this machine only; no trailing slash). */
+export function normalizeUrl(url: string): string {
   let parsed: URL;
   try {
     parsed = new URL(url);

@@ -1,7 +1,13 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the service's own declaration of oidc-provider (it ships none), shared rather than copied
+/// <reference path="../../sync-service/src/test/oidc-provider.d.ts" />
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { simpleParser, type ParsedMail } from 'mailparser';
+import { Provider } from 'oidc-provider';
 import { SMTPServer } from 'smtp-server';
 import type { SessionStore, StoredSession } from '../sync/sync-client.ts';
 import { tempDir } from './fixtures.ts';
@@ -63,18 +69,112 @@ async function startMailCatcher(): Promise<{ url: string; mail: ParsedMail[]; cl
   return { url: `smtp://127.0.0.1:${port}`, mail, close: () => new Promise<void>((resolve) => smtp.close(() => resolve())) };
 }
 
+/** A school's identity provider: a real OpenID provider (oidc-provider) on loopback, over https with its own certificate. */
+export interface IdentityProvider {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** The provider's self-signed certificate (PEM), and its file: the service trusts it through NODE_EXTRA_CA_CERTS. */
+  ca: string;
+  caFile: string;
+  /** Registers the service's callback as the client's one redirect URI (the service's port is known only then). */
+  allow(redirectUri: string): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an identity provider knowing `accounts` (provider account id → its e-mail claims), with the dev login form
+ * (any password) and no consent screen. It speaks https because the service, as shipped, refuses a provider over
+ * plain http; the certificate is made here with openssl.
+ */
+export async function startIdentityProvider(accounts: Record<string, { email: string; email_verified: boolean }>): Promise<IdentityProvider> {
+  const dir = await tempDir('keepsake-idp-');
+  const keyFile = dir.join('key.pem');
+  const caFile = dir.join('cert.pem');
+  const made = spawnSync(
+    'openssl',
+    ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', caFile],
+    { encoding: 'utf8' },
+  );
+  if (made.status !== 0) {
+    await dir.cleanup();
+    throw new Error(`openssl could not make the identity provider's certificate: ${made.error?.message ?? made.stderr}`);
+  }
+  const ca = readFileSync(caFile, 'utf8');
+  const client = { id: 'keepsake-sync', secret: 'a-test-client-secret-of-some-length' };
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  const server = https.createServer({ key: readFileSync(keyFile), cert: ca }, (req, res) => {
+    if (handle) return handle(req, res);
+    res.writeHead(503).end('no client registered yet');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  return {
+    issuer,
+    clientId: client.id,
+    clientSecret: client.secret,
+    ca,
+    caFile,
+    allow(redirectUri) {
+      const provider = new Provider(issuer, {
+        clients: [
+          {
+            client_id: client.id,
+            client_secret: client.secret,
+            redirect_uris: [redirectUri],
+            response_types: ['code'],
+            grant_types: ['authorization_code'],
+            token_endpoint_auth_method: 'client_secret_post',
+          },
+        ],
+        claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+        conformIdTokenClaims: false,
+        cookies: { keys: ['keepsake-idp-cookie-key-0123456789'] },
+        ttl: { Interaction: 600, Grant: 600, Session: 600, AccessToken: 600, IdToken: 600 },
+        features: { devInteractions: { enabled: true } },
+        async findAccount(_ctx, id) {
+          const claims = accounts[id];
+          return claims === undefined ? undefined : { accountId: id, claims: () => ({ sub: id, ...claims }) };
+        },
+        // A first-party client: the grant is made on the fly, without a consent screen.
+        async loadExistingGrant(ctx) {
+          const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+          if (grantId !== undefined) return ctx.oidc.provider.Grant.find(grantId);
+          const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
+          grant.addOIDCScope('openid email');
+          await grant.save();
+          return grant;
+        },
+      });
+      handle = provider.callback();
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await dir.cleanup();
+    },
+  };
+}
+
 /**
  * Starts the real sync service as its own process, as a school runs it: `create-school`, then the server,
  * waiting for `/readyz`. `env` adds settings (the bucket: S3_ENDPOINT, S3_BUCKET, …); `mail` gives it a real
- * SMTP server on loopback whose messages the test reads (invitations, digests).
+ * SMTP server on loopback whose messages the test reads (invitations, digests); `oidc` signs staff in through
+ * that identity provider (see {@link startIdentityProvider}).
  */
-export async function startSyncService(options: { slug?: string; name?: string; env?: NodeJS.ProcessEnv; mail?: boolean } = {}): Promise<SyncServiceProcess> {
+export async function startSyncService(options: { slug?: string; name?: string; env?: NodeJS.ProcessEnv; mail?: boolean; oidc?: IdentityProvider } = {}): Promise<SyncServiceProcess> {
   const dir = await tempDir('keepsake-sync-service-');
   const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
   const admin = { email: 'office@greenfield.example', password: 'a long enough secret' };
   const catcher = options.mail ? await startMailCatcher() : null;
   const mailEnv = catcher ? { SMTP_URL: catcher.url, MAIL_FROM: admin.email } : {};
-  const env = { ...process.env, KEEPSAKE_SYNC_DATA: dir.path, PORT: String(port), LOG_LEVEL: 'warn', DATABASE_URL: '', ...mailEnv, ...options.env };
+  const oidc = options.oidc;
+  oidc?.allow(`${base}/v1/auth/oidc/callback`);
+  const oidcEnv = oidc
+    ? { OIDC_ISSUER: oidc.issuer, OIDC_CLIENT_ID: oidc.clientId, OIDC_CLIENT_SECRET: oidc.clientSecret, OIDC_REDIRECT_URI: `${base}/v1/auth/oidc/callback`, NODE_EXTRA_CA_CERTS: oidc.caFile }
+    : {};
+  const env = { ...process.env, KEEPSAKE_SYNC_DATA: dir.path, PORT: String(port), LOG_LEVEL: 'warn', DATABASE_URL: '', ...mailEnv, ...oidcEnv, ...options.env };
   const mail = catcher?.mail ?? [];
   const mailTo = async (address: string): Promise<ParsedMail> => {
     const until = Date.now() + 20_000;
@@ -98,7 +198,6 @@ export async function startSyncService(options: { slug?: string; name?: string; 
   let stderr = '';
   server.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
-  const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 150; i++) {
     if (await fetch(`${base}/readyz`).then((r) => r.ok, () => false)) {
       return {

@@ -192,7 +192,7 @@ describe('the school admin’s screens', () => {
     teacherUi = await openUi({ suite: 'desktop', browser });
     const teacherPage = teacherUi.page;
     await signInFromSettings(teacherPage, 'tess@greenfield.example', 'tess password 123');
-    await teacherPage.getByText(/not staff \(admin or photographer\)/).waitFor();
+    await teacherPage.getByText(/This account is a teacher of .+, not staff \(admin or photographer\): it cannot publish/).waitFor();
     await teacherPage.getByRole('button', { name: 'Sign out' }).waitFor();
     expect(await teacherPage.getByRole('navigation', { name: 'Screens' }).getByRole('button', { name: 'Admin' }).count()).toBe(0);
     // The bridge the renderer itself uses, asked directly: the window hiding the tab is not what stops it.

@@ -40,6 +40,14 @@ export function asCallError(error: unknown): CallError {
   return new CallError({ code: 'internal', message: error instanceof Error ? error.message : String(error) });
 }
 
+/**
+ * Opens a page in the system browser from the window: a new tab in the web host, whose page already is in the
+ * system browser. In Electron the window's rules decide (https goes to the system browser; the rest is refused).
+ */
+export function openInBrowser(url: string): void {
+  window.open(url, '_blank', 'noopener');
+}
+
 /** Where the media of an asset is served: the same relative URL in the web host and in Electron's protocol. */
 export function mediaUrl(assetId: number, variant: 'thumb' | 'preview' | 'poster' | 'proxy' | 'original'): string {
   return `/media/${assetId}/${variant}`;

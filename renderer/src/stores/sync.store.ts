@@ -1,7 +1,7 @@
 import { create } from 'zustand';
 import type { CallInput } from '../../../app/ipc/contract.ts';
 import type { ConfigureResult, StorageSettingsView, SyncStatus } from '../../../app/ipc/publish-contract.ts';
-import { asCallError, call, type CallError } from '../bridge/keepsake.ts';
+import { asCallError, call, openInBrowser, type CallError } from '../bridge/keepsake.ts';
 
 /** The storage form's values as typed (numbers as text until saved). */
 export type StorageForm = Required<{ [K in keyof NonNullable<StorageSettingsView['settings']>]: string | boolean }>;
@@ -15,8 +15,14 @@ interface SyncState {
   message: string | null;
   error: CallError | null;
   busy: 'signing-in' | 'signing-out' | 'pulling' | 'saving' | 'checking' | 'keeping-key' | null;
+  /** A sign-in with the school's account under way in the browser; `url` (the page it opened) once started. */
+  provider: { url: string | null } | null;
   load(): Promise<void>;
   signIn(serverUrl: string, email: string, password: string): Promise<boolean>;
+  /** Signs in with the school's account (`school`: its slug) in the system browser; resolves once back, or failed. */
+  signInWithProvider(serverUrl: string, school: string): Promise<boolean>;
+  /** Stops waiting for the browser. */
+  cancelProvider(): Promise<void>;
   signOut(): Promise<void>;
   pull(): Promise<void>;
   saveStorage(form: StorageForm): Promise<boolean>;
@@ -52,6 +58,7 @@ export function storageInput(form: StorageForm): CallInput<'cloud:configure'> {
 
 /** The connection to the school: the sync service's session, the storage settings, and the feed's activity. */
 export const useSyncStore = create<SyncState>((set, get) => {
+  let providerAttempts = 0;
   const run = async <T,>(busy: SyncState['busy'], work: () => Promise<T>): Promise<T | undefined> => {
     set({ busy, error: null, message: null });
     try {
@@ -70,6 +77,7 @@ export const useSyncStore = create<SyncState>((set, get) => {
     message: null,
     error: null,
     busy: null,
+    provider: null,
     async load() {
       try {
         const [status, storage] = await Promise.all([call('sync:status', {}), call('cloud:settings', {})]);
@@ -82,6 +90,36 @@ export const useSyncStore = create<SyncState>((set, get) => {
       const status = await run('signing-in', () => call('sync:signIn', { serverUrl, email, password }));
       if (status) set({ status, message: status.school ? `Signed in; this library publishes for ${status.school.name}.` : 'Signed in.' });
       return status !== undefined;
+    },
+    async signInWithProvider(serverUrl, school) {
+      const mine = (providerAttempts += 1);
+      // Still this window's sign-in: not cancelled here, nor replaced by a newer one.
+      const current = (): boolean => providerAttempts === mine && get().provider !== null;
+      set({ provider: { url: null }, error: null, message: null });
+      try {
+        const started = await call('sync:providerStart', { serverUrl, school });
+        // Electron's main process opened the system browser; in the web host this page's browser is the system one.
+        if (!started.opened) openInBrowser(started.url);
+        if (current()) set({ provider: { url: started.url } });
+        const status = await call('sync:providerFinish', {});
+        set({ status, message: status.school ? `Signed in as ${status.email ?? 'you'}; this library publishes for ${status.school.name}.` : `Signed in as ${status.email ?? 'you'}.` });
+        return true;
+      } catch (error) {
+        // A cancel from this window ends the wait quietly; a timeout or a refusal is said.
+        if (current()) set({ error: asCallError(error) });
+        return false;
+      } finally {
+        if (current()) set({ provider: null });
+      }
+    },
+    async cancelProvider() {
+      providerAttempts += 1;
+      set({ provider: null, error: null, message: 'Sign-in with the school account cancelled.' });
+      try {
+        set({ status: await call('sync:providerCancel', {}) });
+      } catch (error) {
+        set({ error: asCallError(error) });
+      }
     },
     async signOut() {
       const status = await run('signing-out', () => call('sync:signOut', {}));

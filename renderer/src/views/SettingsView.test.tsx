@@ -1,5 +1,5 @@
 import { cleanup, fireEvent, render, screen, waitFor, within } from '@testing-library/react';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useSyncStore } from '../stores/sync.store.ts';
 import { installFakeBridge, type FakeBridge } from '../test/fake-bridge.ts';
 import { NO_STORAGE, SIGNED_IN, SIGNED_OUT } from '../test/publish-fixtures.ts';
@@ -11,7 +11,10 @@ beforeEach(() => {
   fake = installFakeBridge().answer('sync:status', SIGNED_OUT).answer('cloud:settings', NO_STORAGE);
   useSyncStore.setState(useSyncStore.getInitialState(), true);
 });
-afterEach(cleanup);
+afterEach(() => {
+  cleanup();
+  vi.restoreAllMocks();
+});
 
 describe('SettingsView', () => {
   it('signs in, forgets the password field, and lists who changed what at the school', async () => {
@@ -26,6 +29,61 @@ describe('SettingsView', () => {
     expect(screen.queryByLabelText('Password')).toBeNull();
     const activity = screen.getByRole('list', { name: 'Changes from the school' });
     expect(within(activity).getByRole('listitem').textContent).toMatch(/^Ana Lima: consent to publish withdrawn — by u-42/);
+  });
+
+  it('signs in with the school account in the browser: waits with the link shown, can cancel, then shows who is signed in', async () => {
+    const url = 'https://sync.greenfield.example/v1/auth/oidc/start?school=greenfield&returnTo=http%3A%2F%2F127.0.0.1%3A5000%2Fcallback&challenge=c';
+    const opened = vi.spyOn(window, 'open').mockReturnValue(null);
+    let finish: (status: typeof SIGNED_IN) => void = () => undefined;
+    fake
+      .answer('sync:providerStart', { url, opened: false })
+      .answer('sync:providerFinish', () => new Promise<typeof SIGNED_IN>((resolve) => (finish = resolve)))
+      .answer('sync:providerCancel', SIGNED_OUT);
+    render(<SettingsView />);
+    const password = await screen.findByRole('form', { name: 'Sign in to the sync service' });
+    const form = screen.getByRole('form', { name: 'Sign in with your school account' });
+    fireEvent.click(within(form).getByRole('button', { name: 'Sign in with your school account' }));
+    expect((await within(form).findByRole('alert')).textContent).toBe('Enter the sync service URL (above).');
+    fireEvent.change(within(password).getByLabelText('Sync service URL'), { target: { value: ' https://sync.greenfield.example ' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Sign in with your school account' }));
+    expect((await within(form).findByRole('alert')).textContent).toBe("Enter the school's short name.");
+    expect(fake.inputsOf('sync:providerStart')).toEqual([]);
+
+    fireEvent.change(within(form).getByLabelText('School (its short name)'), { target: { value: 'greenfield' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Sign in with your school account' }));
+    const waiting = await screen.findByRole('region', { name: 'Signing in with your school account' });
+    expect((await within(waiting).findByText('Finish signing in in your browser…')).getAttribute('role')).toBe('status');
+    expect((within(waiting).getByLabelText(/open this link yourself/) as HTMLInputElement).value).toBe(url);
+    expect(within(waiting).getByRole('link', { name: 'Open the sign-in page' }).getAttribute('href')).toBe(url);
+    expect(opened).toHaveBeenCalledWith(url, '_blank', 'noopener');
+    expect(fake.inputsOf('sync:providerStart')).toEqual([{ serverUrl: 'https://sync.greenfield.example', school: 'greenfield' }]);
+    expect((within(password).getByRole('button', { name: 'Sign in' }) as HTMLButtonElement).disabled).toBe(true);
+
+    // Cancel: back to the sign-in forms.
+    fireEvent.click(within(waiting).getByRole('button', { name: 'Cancel' }));
+    expect(await screen.findByText('Sign-in with the school account cancelled.')).toBeTruthy();
+    expect(screen.queryByRole('region', { name: 'Signing in with your school account' })).toBeNull();
+    expect(fake.inputsOf('sync:providerCancel')).toEqual([{}]);
+
+    // Again, and this time the browser comes back.
+    fireEvent.click(within(screen.getByRole('form', { name: 'Sign in with your school account' })).getByRole('button', { name: 'Sign in with your school account' }));
+    await screen.findByText('Finish signing in in your browser…');
+    finish(SIGNED_IN);
+    expect(await screen.findByText('Signed in as office@greenfield.example; this library publishes for Greenfield Primary.')).toBeTruthy();
+    expect(screen.getByText(/Signed in to/).textContent).toContain('office@greenfield.example');
+    expect(screen.queryByRole('form', { name: 'Sign in with your school account' })).toBeNull();
+  });
+
+  it('shows why the school account sign-in could not start, as a sentence', async () => {
+    fake.fail('sync:providerStart', { code: 'not-found', message: 'Sign-in with an identity provider is not set up on this server. Sign in with email and password, or ask the school\'s admin.' });
+    render(<SettingsView />);
+    const password = await screen.findByRole('form', { name: 'Sign in to the sync service' });
+    fireEvent.change(within(password).getByLabelText('Sync service URL'), { target: { value: 'https://sync.greenfield.example' } });
+    const form = screen.getByRole('form', { name: 'Sign in with your school account' });
+    fireEvent.change(within(form).getByLabelText('School (its short name)'), { target: { value: 'greenfield' } });
+    fireEvent.click(within(form).getByRole('button', { name: 'Sign in with your school account' }));
+    expect(await screen.findByText(/^Sign-in with an identity provider is not set up on this server\./)).toBeTruthy();
+    expect(screen.getByRole('form', { name: 'Sign in with your school account' })).toBeTruthy();
   });
 
   it('says which sign-in field is missing without asking the engine', async () => {

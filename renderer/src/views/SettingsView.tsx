@@ -65,10 +65,15 @@ function SyncSection(): React.JSX.Element {
   const signIn = useSyncStore((s) => s.signIn);
   const signOut = useSyncStore((s) => s.signOut);
   const pull = useSyncStore((s) => s.pull);
+  const provider = useSyncStore((s) => s.provider);
+  const signInWithProvider = useSyncStore((s) => s.signInWithProvider);
+  const cancelProvider = useSyncStore((s) => s.cancelProvider);
   const [serverUrl, setServerUrl] = useState('');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [school, setSchool] = useState('');
   const [missing, setMissing] = useState<string | null>(null);
+  const [providerMissing, setProviderMissing] = useState<string | null>(null);
 
   useEffect(() => {
     if (status?.serverUrl) setServerUrl(status.serverUrl);
@@ -81,6 +86,13 @@ function SyncSection(): React.JSX.Element {
     if (blank) return;
     // The password is sent once and forgotten here; only the engine keeps a token, out of the window's reach.
     if (await signIn(serverUrl.trim(), email.trim(), password)) setPassword('');
+  };
+
+  const submitProvider = (event: React.FormEvent): void => {
+    event.preventDefault();
+    const blank = !serverUrl.trim() ? 'the sync service URL (above)' : !school.trim() ? "the school's short name" : null;
+    setProviderMissing(blank ? `Enter ${blank}.` : null);
+    if (!blank) void signInWithProvider(serverUrl.trim(), school.trim());
   };
 
   return (
@@ -128,12 +140,52 @@ function SyncSection(): React.JSX.Element {
             </p>
           ) : null}
           <div className="actions">
-            <button type="submit" className="primary" disabled={busy !== null}>
+            <button type="submit" className="primary" disabled={busy !== null || provider !== null}>
               {busy === 'signing-in' ? 'Signing in…' : 'Sign in'}
             </button>
           </div>
         </form>
       )}
+      {!status?.signedIn && provider ? (
+        <div className="settings-form" role="region" aria-label="Signing in with your school account">
+          <p role="status">{provider.url ? 'Finish signing in in your browser…' : 'Opening the sign-in page…'}</p>
+          {provider.url ? (
+            <label>
+              If no browser page opened, open this link yourself
+              <input type="text" name="providerUrl" readOnly value={provider.url} onFocus={(e) => e.target.select()} />
+            </label>
+          ) : null}
+          <div className="actions">
+            {provider.url ? (
+              <a href={provider.url} target="_blank" rel="noopener noreferrer">
+                Open the sign-in page
+              </a>
+            ) : null}
+            <button type="button" onClick={() => void cancelProvider()}>
+              Cancel
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {!status?.signedIn && !provider ? (
+        <form className="settings-form" onSubmit={submitProvider} aria-label="Sign in with your school account">
+          <p className="muted">Or sign in in your browser with the account your school gave you (at the sync service above).</p>
+          <label>
+            School (its short name)
+            <input type="text" name="school" value={school} placeholder="greenfield" onChange={(e) => setSchool(e.target.value)} autoComplete="off" />
+          </label>
+          {providerMissing ? (
+            <p className="bad" role="alert">
+              {providerMissing}
+            </p>
+          ) : null}
+          <div className="actions">
+            <button type="submit" disabled={busy !== null}>
+              Sign in with your school account
+            </button>
+          </div>
+        </form>
+      ) : null}
       {status?.notice ? (
         <p className="warn" role="status">
           {status.notice}

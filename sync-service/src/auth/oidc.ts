@@ -64,7 +64,13 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export type CallbackResult = { code: string; expiresIn: number; returnTo: string | null };
+/**
+ * A callback's outcome: a one-time code, or — for a sign-in a desktop started with `returnTo` — a refusal to send
+ * back to it (RFC 6749 §4.1.2.1 style), so the app can say why instead of waiting in vain.
+ */
+export type CallbackResult =
+  | { code: string; expiresIn: number; returnTo: string | null }
+  | { refused: string; returnTo: string };
 
 export class OidcService {
   private configuration: Promise<client.Configuration> | undefined;
@@ -188,7 +194,13 @@ export class OidcService {
       return deleted.numDeletedRows === 0n ? undefined : found;
     });
     if (row === undefined) return fail('unknown-state', null);
-    return withSchool(row.school_id, () => this.complete(s, row, state, params, query, fail, context));
+    try {
+      return await withSchool(row.school_id, () => this.complete(s, row, state, params, query, fail, context));
+    } catch (error) {
+      // Only a sign-in whose state was ours and claimed goes back, and only to the loopback address it named.
+      if (row.return_to !== null && error instanceof ApiError && error.status === 401) return { refused: error.message, returnTo: row.return_to };
+      throw error;
+    }
   }
 
   /** The rest of {@link callback}, in the sign-in's school: check the provider's answer and pick the staff member. */

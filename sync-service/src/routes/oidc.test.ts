@@ -237,6 +237,25 @@ describe.each(TEST_DATABASES)('OIDC staff sign-in on $name', (target) => {
     }
   });
 
+  it('sends a refusal back to the desktop that started the sign-in, and never to an address it did not name', async () => {
+    const returnTo = 'http://127.0.0.1:53682/callback?state=desktop-state';
+    const response = await callback(await browse(await start(`school=greenfield&returnTo=${encodeURIComponent(returnTo)}`), 'idp-parent'));
+    expect(response.statusCode, response.body).toBe(302);
+    const location = new URL(String(response.headers.location));
+    expect(`${location.origin}${location.pathname}`).toBe('http://127.0.0.1:53682/callback');
+    // The desktop's own state survives, so it knows the answer is for its sign-in.
+    expect(location.searchParams.get('state')).toBe('desktop-state');
+    expect(location.searchParams.get('error')).toBe('access_denied');
+    expect(location.searchParams.get('error_description')).toMatch(/No staff account of this school/);
+    expect(location.searchParams.get('code')).toBeNull();
+    expect((await h.audit('auth.oidc-failed')).at(-1)?.detail).toContain('not-staff');
+
+    // A forged state names no sign-in, hence no address: a plain 401, no redirect.
+    const forged = await callback(new URL(`https://sync.test/v1/auth/oidc/callback?state=forged&code=x`));
+    expect(forged.statusCode).toBe(401);
+    expect(forged.headers.location).toBeUndefined();
+  });
+
   it('answers 404 on every OIDC route when OIDC is not configured', async () => {
     for (const [method, url] of [
       ['GET', '/v1/auth/oidc/start?school=greenfield'],

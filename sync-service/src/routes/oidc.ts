@@ -4,7 +4,9 @@
  *
  * - `GET /start?school=<slug>[&returnTo=<loopback URL>][&challenge=<S256 of a desktop verifier>]` → 302 to the provider.
  * - `GET /callback?code&state[&iss]` (the provider's redirect) → 302 to `returnTo?code=<one-time code>`,
- *   or, without `returnTo`, 200 `{ code, expiresIn }`. Refusals are 401 `{ code, message }`.
+ *   or, without `returnTo`, 200 `{ code, expiresIn }`. Refusals are 401 `{ code, message }`; once the state is
+ *   known to be a started sign-in with `returnTo`, a refusal goes back there as
+ *   `returnTo?error=access_denied&error_description=<why>`, so the desktop can say it.
  * - `POST /exchange {code, verifier?}` → the session, as sign-in returns it.
  */
 import type { FastifyInstance } from 'fastify';
@@ -40,6 +42,12 @@ export function oidcRoutes(app: FastifyInstance, deps: { oidc: OidcService; sess
     const raw = request.url.includes('?') ? request.url.slice(request.url.indexOf('?') + 1) : '';
     const result = await oidc.callback(raw, { ip: request.ip });
     reply.header('cache-control', 'no-store');
+    if ('refused' in result) {
+      const target = new URL(result.returnTo);
+      target.searchParams.set('error', 'access_denied');
+      target.searchParams.set('error_description', result.refused);
+      return reply.redirect(target.href, 302);
+    }
     if (result.returnTo === null) return { code: result.code, expiresIn: result.expiresIn };
     const target = new URL(result.returnTo);
     target.searchParams.set('code', result.code);
