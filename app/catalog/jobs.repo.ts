@@ -182,15 +182,19 @@ export class JobsRepo {
     return running;
   }
 
-  /** Queues again the jobs that failed for good or were cancelled (of one kind or all); returns how many. */
-  retryFailed(kind: string | null = null): number {
+  /**
+   * Queues again the jobs that failed for good or were cancelled (of one kind or all); with `ids`, only
+   * those of them that failed for good (other ids are ignored). Returns how many.
+   */
+  retryFailed(kind: string | null = null, ids: readonly number[] | null = null): number {
     return this.db
       .prepare(
         `UPDATE jobs SET state = 'queued', attempts = 0, next_run_at = 0, error = NULL, finished_at = NULL, updated_at = @now
          WHERE state IN ('failed', 'cancelled') AND (@kind IS NULL OR kind = @kind)
+           AND (@ids IS NULL OR (state = 'failed' AND id IN (SELECT value FROM json_each(@ids))))
            AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = jobs.kind AND j.asset_id IS jobs.asset_id AND j.state IN ('queued', 'running'))`,
       )
-      .run({ kind, now: new Date().toISOString() }).changes;
+      .run({ kind, ids: ids ? JSON.stringify(ids) : null, now: new Date().toISOString() }).changes;
   }
 
   /** Number of jobs per state, optionally for one kind. */

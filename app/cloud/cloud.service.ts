@@ -42,7 +42,8 @@ export interface UploadsStatus {
   paused: boolean;
   queue: { queued: number; running: number; failed: number; done: number; cancelled: number };
   inFlight: Array<{ key: string; bytes: number; bytesDone: number; parts: number; partsDone: number; since: string }>;
-  failures: Array<{ assetId: number | null; path: string | null; error: string | null }>;
+  /** `id`: the failed job, for {@link CloudService.retryFailed}. */
+  failures: Array<{ id: number; assetId: number | null; path: string | null; error: string | null }>;
   stored: { objects: number; bytes: number };
 }
 
@@ -132,9 +133,12 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
     return saved;
   }
 
-  /** Queues again the uploads that failed for good or were cancelled; returns how many. */
-  retryFailed(): number {
-    return (['publish', 'manifest'] as const).reduce((n, kind) => n + this.catalog.jobs.retryFailed(kind), 0);
+  /**
+   * Queues again the uploads that failed for good or were cancelled; with `ids` (of {@link UploadsStatus}'
+   * failures), only those that failed for good: other ids are ignored. Returns how many.
+   */
+  retryFailed(ids?: readonly number[]): number {
+    return (['publish', 'manifest'] as const).reduce((n, kind) => n + this.catalog.jobs.retryFailed(kind, ids ?? null), 0);
   }
 
   /** The provider of the store's access key in force. */
@@ -260,7 +264,7 @@ export class CloudService extends EventEmitter<CloudServiceEvents> {
       failures: this.catalog.jobs
         .listFailed({ limit: 20 })
         .filter((f) => f.kind === 'publish' || f.kind === 'manifest')
-        .map((f) => ({ assetId: f.assetId, path: f.path, error: f.error })),
+        .map((f) => ({ id: f.id, assetId: f.assetId, path: f.path, error: f.error })),
       stored: this.catalog.cloud.storedTotals(),
     };
   }

@@ -287,6 +287,25 @@ describe('Uploader', () => {
     expect(mid?.eta).toBeGreaterThan(0);
   });
 
+  it('counts the parts a resume finds on the store as sent, but not in the rate', async () => {
+    const r = await rig({ limitKbps: 4000, concurrency: 1 });
+    const resumed = await r.file('resumed.bin', 15 * MiB, 11);
+    await interruptAtPart(r, resumed, 3);
+    const fresh = await r.file('fresh.bin', 6 * MiB, 12);
+    const uploader = r.uploader();
+    uploader.expect(2, fresh.fingerprint.size + resumed.fingerprint.size);
+    const rates: number[] = [];
+    uploader.on('progress', (p) => rates.push(p.rate));
+    await uploader.upload(fresh);
+    const before = rates.length;
+    expect(await uploader.upload(resumed)).toMatchObject({ outcome: 'uploaded', partsResumed: 2, partsSent: 1 });
+    expect(uploader.progress().bytesSent).toBe(fresh.fingerprint.size + resumed.fingerprint.size);
+    // Right after one file went at the limit (4 MB/s, a quarter second of burst), the 10 MiB already on the
+    // store must not show as a burst of speed.
+    expect(rates.length).toBeGreaterThan(before);
+    expect(Math.max(...rates.slice(before))).toBeLessThan(8_000_000);
+  });
+
   it('starts no request while paused, and goes on when resumed', async () => {
     const r = await rig();
     const request = await r.file('paused.bin', 200_000, 10);

@@ -176,6 +176,9 @@ export class Uploader extends EventEmitter<UploaderEvents> {
   private offlineWait: Promise<void> | null = null;
   private readonly active = new Map<string, { bytes: number; total: number }>();
   private bytesSent = 0;
+  // What crossed the network in this process: bytesSent without the parts a resumed upload found on the store.
+  // The rate is measured on it, so a resume does not look like a burst of speed.
+  private bytesMoved = 0;
   private bytesTotal = 0;
   private filesDone = 0;
   private filesTotal = 0;
@@ -667,7 +670,8 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const file = this.active.get(key);
     if (file) file.bytes += n;
     this.bytesSent += n;
-    this.samples.push({ at: performance.now(), bytes: this.bytesSent });
+    this.bytesMoved += n;
+    this.samples.push({ at: performance.now(), bytes: this.bytesMoved });
     this.emitProgress();
   }
 
@@ -675,6 +679,7 @@ export class Uploader extends EventEmitter<UploaderEvents> {
     const file = this.active.get(key);
     if (file) file.bytes -= n;
     this.bytesSent -= n;
+    this.bytesMoved -= n;
   }
 
   /** A snapshot of the uploads of this process. */

@@ -55,7 +55,8 @@ export const PUBLISH_CALLS = {
   'uploads:pause': empty,
   'uploads:resume': empty,
   'uploads:cancel': empty,
-  'uploads:retry': empty,
+  // No ids: every failed upload. Ids that are not of a failed upload are ignored (the answer says how many went).
+  'uploads:retry': z.strictObject({ ids: z.array(id).min(1).max(1000).optional() }),
   'uploads:setLimit': z.strictObject({ kbps: kbps.nullable() }),
 } as const;
 
@@ -190,7 +191,8 @@ export interface UploadsView {
   overall: { assetsDone: number; assetsTotal: number; bytesSent: number; bytesTotal: number; rate: number; etaSec: number | null };
   files: UploadingFile[];
   queue: { queued: number; running: number; failed: number; done: number; cancelled: number };
-  failures: Array<{ assetId: number | null; name: string; reason: string }>;
+  /** Newest first, at most 20; `id` names one for `uploads:retry`. */
+  failures: Array<{ id: number; assetId: number | null; name: string; reason: string }>;
   stored: { objects: number; bytes: number };
 }
 

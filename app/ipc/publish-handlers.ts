@@ -229,9 +229,14 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
     return `${asset?.originalName ?? parts.at(-2)?.slice(0, 12) ?? key} · ${variant}`;
   };
 
+  // A run the last session left (Keepsake quit mid-upload) goes on without its byte total: this process knows
+  // only what it sends itself, so the queue shows the bytes sent, but no total and no time left, until that run ends.
+  const uploadWorkLeft = (counts: UploadsView['queue']): boolean => counts.queued + counts.running > 0;
+  let runTotalUnknown = uploadWorkLeft(cloud.status().queue);
   const uploads = (progress: UploadProgress | null = null): UploadsView => {
     const base = cloud.status();
     const live = progress ?? liveProgress(base.configured);
+    if (!uploadWorkLeft(base.queue)) runTotalUnknown = false;
     const done = catalog.jobs.countsByKind().publish?.done ?? 0;
     const before = Number(catalog.library.getMeta(RUN_BASELINE_KEY) || done);
     const publishCounts = catalog.jobs.countsByKind().publish;
@@ -247,13 +252,14 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
         assetsDone,
         assetsTotal,
         bytesSent: live?.bytesSent ?? 0,
-        bytesTotal: live?.bytesTotal ?? 0,
+        bytesTotal: runTotalUnknown ? 0 : (live?.bytesTotal ?? 0),
         rate: live?.rate ?? 0,
-        etaSec: live?.etaSec ?? null,
+        etaSec: runTotalUnknown ? null : (live?.etaSec ?? null),
       },
       files: (live?.files ?? []).map((file) => ({ key: file.key, label: labelOf(file.key), bytes: file.bytes, total: file.total })),
       queue: base.queue,
       failures: base.failures.map((failure) => ({
+        id: failure.id,
         assetId: failure.assetId,
         name: failure.path ? path.basename(failure.path) : 'Event manifest',
         reason: failure.error ?? 'failed',
@@ -460,8 +466,9 @@ export function createPublishHandlers(engine: Engine, options: PublishHandlersOp
       if (cloud.configured) await cloud.cancel(AbortSignal.timeout(30_000));
       return pushNow();
     },
-    'uploads:retry': () => {
-      const retried = cloud.retryFailed();
+    'uploads:retry': ({ ids }) => {
+      catalog.assertWritable();
+      const retried = cloud.retryFailed(ids);
       engine.jobs.start();
       engine.jobs.notify();
       return { ...pushNow(), retried };

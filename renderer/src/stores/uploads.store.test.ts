@@ -25,6 +25,17 @@ describe('useUploadsStore', () => {
     await useUploadsStore.getState().retry();
     expect(useUploadsStore.getState()).toMatchObject({ message: '3 uploads queued again.', view: { failures: [] } });
     expect(useUploadsStore.getState().view).not.toHaveProperty('retried');
+    expect(fake.inputsOf('uploads:retry')).toEqual([{}]);
+  });
+
+  it('retries chosen failed uploads by id, and says so when one is no longer failed', async () => {
+    fake.answer('uploads:retry', { ...UPLOADING, failures: [], retried: 1 });
+    await useUploadsStore.getState().retry([41]);
+    expect(useUploadsStore.getState().message).toBe('1 upload queued again.');
+    fake.answer('uploads:retry', { ...UPLOADING, failures: [], retried: 0 });
+    await useUploadsStore.getState().retry([41]);
+    expect(useUploadsStore.getState().message).toBe('Nothing queued again: that upload is no longer failed.');
+    expect(fake.inputsOf('uploads:retry')).toEqual([{ ids: [41] }, { ids: [41] }]);
   });
 
   it('sets and clears the bandwidth limit', async () => {

@@ -13,7 +13,8 @@ interface UploadsState {
   pause(): Promise<void>;
   resume(): Promise<void>;
   cancel(): Promise<void>;
-  retry(): Promise<void>;
+  /** Queues again the failed uploads with these ids (of `view.failures`), or all of them. */
+  retry(ids?: number[]): Promise<void>;
   setLimit(kbps: number | null): Promise<void>;
 }
 
@@ -38,11 +39,12 @@ export const useUploadsStore = create<UploadsState>((set) => {
     pause: () => act(() => call('uploads:pause', {}), 'Paused: what is being sent finishes first.'),
     resume: () => act(() => call('uploads:resume', {})),
     cancel: () => act(() => call('uploads:cancel', {}), 'Cancelled. Publish the event again to send what is left.'),
-    async retry() {
+    async retry(ids) {
       set({ error: null, message: null });
       try {
-        const { retried, ...view } = await call('uploads:retry', {});
-        set({ view, message: `${retried} upload${retried === 1 ? '' : 's'} queued again.` });
+        const { retried, ...view } = await call('uploads:retry', ids ? { ids } : {});
+        const message = retried === 0 && ids ? 'Nothing queued again: that upload is no longer failed.' : `${retried} upload${retried === 1 ? '' : 's'} queued again.`;
+        set({ view, message });
       } catch (error) {
         set({ error: asCallError(error) });
       }

@@ -44,6 +44,6 @@ export const UPLOADING: UploadsView = {
   overall: { assetsDone: 1, assetsTotal: 3, bytesSent: 1_048_576, bytesTotal: 3_145_728, rate: 524_288, etaSec: 4 },
   files: [{ key: 'schools/g/events/e/abc/preview.jpg', label: 'IMG_0002.JPG · preview', bytes: 262_144, total: 1_048_576 }],
   queue: { queued: 1, running: 1, failed: 1, done: 1, cancelled: 0 },
-  failures: [{ assetId: 9, name: 'IMG_0009.JPG', reason: 'The store refused the request (AccessDenied).' }],
+  failures: [{ id: 41, assetId: 9, name: 'IMG_0009.JPG', reason: 'The store refused the request (AccessDenied).' }],
   stored: { objects: 4, bytes: 1_048_576 },
 };

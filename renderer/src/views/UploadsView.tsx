@@ -60,7 +60,7 @@ export function UploadsView(): React.JSX.Element {
             Open settings
           </button>
         </p>
-        <EventsToPublish />
+        <EventsToPublish refresh={0} />
       </section>
     );
   }
@@ -131,16 +131,21 @@ export function UploadsView(): React.JSX.Element {
           <h2>Failed ({view.failures.length})</h2>
           <table aria-label="Failed uploads">
             <tbody>
-              {view.failures.map((failure, i) => (
-                <tr key={`${failure.assetId ?? 'manifest'}-${i}`}>
+              {view.failures.map((failure) => (
+                <tr key={failure.id}>
                   <td>{failure.name}</td>
                   <td className="muted">{failure.reason}</td>
+                  <td>
+                    <button type="button" aria-label={`Retry ${failure.name}`} onClick={() => void retry([failure.id])}>
+                      Retry
+                    </button>
+                  </td>
                 </tr>
               ))}
             </tbody>
           </table>
           <button type="button" onClick={() => void retry()}>
-            Retry failed uploads
+            Retry all
           </button>
         </div>
       ) : null}
@@ -149,13 +154,16 @@ export function UploadsView(): React.JSX.Element {
           In the bucket: {view.stored.objects.toLocaleString()} object(s), {formatBytes(view.stored.bytes)}. Uploads go on after Keepsake restarts.
         </p>
       ) : null}
-      <EventsToPublish />
+      <EventsToPublish refresh={view?.queue.done ?? 0} />
     </section>
   );
 }
 
-/** The library's events, each with its publish panel: the queue screen's way into publishing. */
-function EventsToPublish(): React.JSX.Element | null {
+/**
+ * The library's events, each with its publish panel: the queue screen's way into publishing. Read again
+ * whenever `refresh` changes (the uploads done), so the counts of what is not published follow the queue.
+ */
+function EventsToPublish({ refresh }: { refresh: number }): React.JSX.Element | null {
   const [events, setEvents] = useState<Array<{ id: number; name: string; assetCount: number; unpublishedCount: number }>>([]);
   useEffect(() => {
     let live = true;
@@ -166,7 +174,7 @@ function EventsToPublish(): React.JSX.Element | null {
     return () => {
       live = false;
     };
-  }, []);
+  }, [refresh]);
   if (events.length === 0) return null;
   return (
     <section aria-labelledby="to-publish-heading">
