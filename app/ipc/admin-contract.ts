@@ -164,6 +164,8 @@ export interface RosterUpload {
   updated: number;
   unchanged: number;
   errors: Array<{ line: number; message: string }>;
+  /** Lines that were sent but left alone: their name and class fit several students of the school. */
+  ambiguous?: Array<{ line: number; message: string }>;
 }
 
 /** An invitation. */

@@ -4,6 +4,7 @@ import type { AssetId, ContentHash, EventId } from '../shared/ids.ts';
 import { runCli } from '../test/cli.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
 import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
+import { SchoolAdmin } from './school-admin.ts';
 import { SyncClient } from './sync-client.ts';
 
 // The school's shared state reaching a desktop through the change feed of the real sync service: a second
@@ -104,5 +105,39 @@ describe('the change feed on a second desktop', () => {
     const device = await cli('sync', 'pull', '--json');
     const seq = (JSON.parse(device.out) as { seq: number }).seq;
     expect(seq).toBeGreaterThan(0);
+  });
+
+  it('keeps one student when the library and the admin’s roster file both send a child: consent set by the file reaches the tagged person', async () => {
+    const admin = new SchoolAdmin({ client: office, linkedSchool: () => null });
+    const named = async (name: string) =>
+      (await office.request<{ students: Array<{ id: string; name: string }> }>('GET', `/v1/schools/${schoolId}/students`)).students.filter((s) => s.name === name).map((s) => s.id);
+
+    // The library first: Cleo reaches the school from the photographer's roster.
+    let engine = await openEngine({ libraryPath: library, create: false });
+    const cleo = engine.catalog.people.upsert({ name: 'Cleo Duarte', classGroup: '2A' }).person;
+    await engine.close();
+    expect(JSON.parse((await cli('sync', 'push-roster', '--json')).out)).toEqual({ sent: 1, linked: 1 });
+    const [remoteCleo] = await named('Cleo Duarte');
+
+    // Then the admin's file names her (with consent) and Dan, whom the library does not know yet.
+    const upload = await admin.importRoster('name,class,family email,publish\nCleo Duarte,2A,duarte@home.test,yes\nDan Reis,2A,,no\n');
+    expect(upload).toMatchObject({ sent: true, created: 1, updated: 1, errors: [] });
+    expect(await named('Cleo Duarte')).toEqual([remoteCleo]);
+    const [remoteDan] = await named('Dan Reis');
+
+    // Dan added in the library afterwards is linked to the school's Dan, not sent as a second one.
+    engine = await openEngine({ libraryPath: library, create: false });
+    const dan = engine.catalog.people.upsert({ name: 'Dan Reis', classGroup: '2A' }).person;
+    await engine.close();
+    expect(JSON.parse((await cli('sync', 'push-roster', '--json')).out)).toEqual({ sent: 1, linked: 1 });
+    expect(await named('Dan Reis')).toEqual([remoteDan]);
+
+    await pull();
+    engine = await openEngine({ libraryPath: library, create: false });
+    expect(engine.catalog.people.get(cleo.id)).toMatchObject({ remoteId: remoteCleo, consent: { publish: true } });
+    expect(engine.catalog.people.get(dan.id)).toMatchObject({ remoteId: remoteDan, consent: { publish: false } });
+    expect(engine.catalog.people.findByName('Cleo Duarte')).toHaveLength(1);
+    expect(engine.catalog.people.findByName('Dan Reis')).toHaveLength(1);
+    await engine.close();
   });
 });

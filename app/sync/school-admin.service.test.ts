@@ -131,3 +131,54 @@ describe(SchoolAdmin.name, () => {
     expect(storage).toMatchObject({ usedBytes: quota.usedBytes, limitBytes: quota.limitBytes, mostViewed: [], mostDownloaded: [], families: { active: 0, total: 2 } });
   });
 });
+
+/** Requests the service has answered under `/v1/schools/…`, by route pattern, from its own metrics. */
+async function schoolRequests(): Promise<Map<string, number>> {
+  const response = await fetch(`${service.base}/metrics`);
+  expect(response.status).toBe(200);
+  const counts = new Map<string, number>();
+  for (const [, labels = '', count] of (await response.text()).matchAll(/^http_request_duration_seconds_count\{([^}]*)\} (\d+)$/gm)) {
+    const route = /route="([^"]*)"/.exec(labels)?.[1] ?? '';
+    if (route.startsWith('/v1/schools/')) counts.set(route, (counts.get(route) ?? 0) + Number(count));
+  }
+  return counts;
+}
+
+describe('a roster file line that fits several students', () => {
+  it('is reported by its line and changes none of them', async () => {
+    const schoolId = (await admin.access()).school!.id;
+    // Two children of one name and class, told apart by the library that sent them.
+    await adminClient.request('POST', `/v1/schools/${schoolId}/roster`, {
+      rows: [1, 2].map((n) => ({ name: 'Eva Marsh', class: 'Year 5', remoteRef: `lib-z:${n}` })),
+    });
+    const upload = await admin.importRoster('name,class,family email,publish\nOla Marsh,Year 5,,no\nEva Marsh,Year 5,,yes\n');
+    expect(upload).toEqual({
+      sent: true, rows: 2, created: 1, updated: 0, unchanged: 0, errors: [],
+      ambiguous: [{ line: 3, message: '2 students of the school have this name and class, so this line was applied to none of them.' }],
+    });
+    const evas = (await admin.people()).students.filter((s) => s.name === 'Eva Marsh');
+    expect(evas.map((s) => s.consent?.publish.granted)).toEqual([false, false]);
+  });
+});
+
+describe('the People screen of a school with hundreds of students', () => {
+  it('reads every student’s consent in a bounded number of requests, not one per student', async () => {
+    const lines = Array.from({ length: 320 }, (_, i) => `Pupil ${String(i).padStart(3, '0')},Year ${1 + (i % 6)},,${i % 3 === 0 ? 'yes' : 'no'}`);
+    expect(await admin.importRoster(`name,class,family email,publish\n${lines.join('\n')}\n`)).toMatchObject({ sent: true, created: 320, errors: [] });
+
+    const before = await schoolRequests();
+    const people = await admin.people();
+    const after = await schoolRequests();
+    const delta = (route: string) => (after.get(route) ?? 0) - (before.get(route) ?? 0);
+    const total = [...after.keys()].reduce((sum, route) => sum + delta(route), 0);
+
+    const pupils = people.students.filter((s) => s.name.startsWith('Pupil '));
+    expect(pupils).toHaveLength(320);
+    expect(pupils.filter((s) => s.consent?.publish.granted).map((s) => s.name)).toEqual(lines.filter((_, i) => i % 3 === 0).map((line) => line.split(',')[0]));
+    expect(pupils.every((s) => s.consent !== null && s.consent.publish.setBy !== null)).toBe(true);
+    expect(delta('/v1/schools/:schoolId/students/:studentId/consent')).toBe(0);
+    expect(delta('/v1/schools/:schoolId/consents')).toBe(1);
+    // Classes, students, families, members and the consent page.
+    expect(total).toBeLessThanOrEqual(5);
+  });
+});

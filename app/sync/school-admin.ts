@@ -82,8 +82,8 @@ interface ServiceInvite {
 }
 type ServiceConsent = { studentId: string } & Record<AdminConsentPurpose, ConsentAnswer>;
 
-// Consent is read per student; a few at a time keeps a school of hundreds quick without a burst at the service.
-const CONSENT_CONCURRENCY = 8;
+/** The most consent records the service gives in one page (its `GET /consents` limit). */
+const CONSENT_PAGE = 1000;
 /** The most rows the service takes in one roster request. */
 const ROSTER_BATCH = 5000;
 
@@ -128,18 +128,18 @@ export class SchoolAdmin {
       this.get<{ families: ServiceFamily[] }>('/families'),
       this.get<{ members: ServiceMember[] }>('/members'),
     ]);
-    const consents = await mapLimited(students, CONSENT_CONCURRENCY, (student) => this.get<ServiceConsent>(`/students/${encodeURIComponent(student.id)}/consent`));
+    const consents = await this.consents();
     const byUser = new Map(members.map((member) => [member.userId, member]));
     return {
       classes: classes.map((c) => ({ id: c.id, name: c.name })).sort((a, b) => a.name.localeCompare(b.name)),
       students: students
-        .map((student, i): AdminStudent => ({
+        .map((student): AdminStudent => ({
           id: student.id,
           name: student.name,
           classId: student.classId,
           className: student.className,
           familyIds: student.familyIds,
-          consent: consentOf(consents[i]),
+          consent: consentOf(consents.get(student.id)),
         }))
         .sort((a, b) => a.name.localeCompare(b.name)),
       families: families
@@ -155,6 +155,19 @@ export class SchoolAdmin {
         }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     };
+  }
+
+  /** Every student's consent by student id, a page of the school's at a time (one request for most schools). */
+  private async consents(): Promise<Map<string, ServiceConsent>> {
+    const byStudent = new Map<string, ServiceConsent>();
+    let after: string | null = null;
+    do {
+      const query = new URLSearchParams({ limit: String(CONSENT_PAGE), ...(after === null ? {} : { after }) });
+      const page: { consents: ServiceConsent[]; next: string | null } = await this.get(`/consents?${query.toString()}`);
+      for (const consent of page.consents) byStudent.set(consent.studentId, consent);
+      after = page.next;
+    } while (after !== null);
+    return byStudent;
   }
 
   /** Adds a class. */
@@ -196,6 +209,7 @@ export class SchoolAdmin {
     if (errors.length > 0) return { ...empty, errors: errors.sort((a, b) => a.line - b.line) };
     if (entries.length === 0) return { ...empty, errors: [{ line: 1, message: 'The file has no students under its header line.' }] };
     const total = { created: 0, updated: 0, unchanged: 0 };
+    const ambiguous: Array<{ line: number; message: string }> = [];
     for (let i = 0; i < entries.length; i += ROSTER_BATCH) {
       const batch = entries.slice(i, i + ROSTER_BATCH);
       const rows = batch.map((entry) => ({
@@ -206,19 +220,27 @@ export class SchoolAdmin {
         ...(Object.keys(entry.consent).length > 0 ? { consent: entry.consent } : {}),
       }));
       try {
-        const result = await this.send<{ created: number; updated: number; unchanged: number }>('POST', '/roster', { rows });
+        const result = await this.send<{ created: number; updated: number; unchanged: number; ambiguous?: Array<{ remoteRef: string; studentIds: string[] }> }>(
+          'POST',
+          '/roster',
+          { rows },
+        );
         total.created += result.created;
         total.updated += result.updated;
         total.unchanged += result.unchanged;
+        const lines = new Map(rows.map((row, n) => [row.remoteRef, batch[n]?.line ?? 0]));
+        for (const row of result.ambiguous ?? []) {
+          ambiguous.push({ line: lines.get(row.remoteRef) ?? 0, message: `${row.studentIds.length} students of the school have this name and class, so this line was applied to none of them.` });
+        }
       } catch (error) {
         // The service names a bad row by its index ("rows.3.familyEmail: …"): point at the file's line instead.
         const line = error instanceof AppError ? /rows\.(\d+)/.exec(error.message) : null;
         const entry = line ? batch[Number(line[1])] : undefined;
         if (!entry || !(error instanceof AppError)) throw error;
-        return { ...empty, ...total, sent: i > 0, errors: [{ line: entry.line, message: error.message.replace(/rows\.\d+\.?/, '') }] };
+        return { ...empty, ...total, sent: i > 0, errors: [{ line: entry.line, message: error.message.replace(/rows\.\d+\.?/, '') }], ...(ambiguous.length > 0 ? { ambiguous } : {}) };
       }
     }
-    return { sent: true, rows: entries.length, ...total, errors: [] };
+    return { sent: true, rows: entries.length, ...total, errors: [], ...(ambiguous.length > 0 ? { ambiguous } : {}) };
   }
 
   /** The school's invitations, pending first. */
@@ -392,17 +414,4 @@ function summarize(action: string, detail: Record<string, unknown>, names: Reado
       return parts.join(', ').slice(0, 200);
     }
   }
-}
-
-async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<Array<R | undefined>> {
-  const results: Array<R | undefined> = new Array<R | undefined>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await work(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -88,7 +88,10 @@ export class SchoolLink {
   /**
    * Sends the library's people that the school does not know yet (name, class, family email) as roster
    * rows, and records the server's id of each, so published media can name who is in them. Consent is not
-   * sent: the school (and the parents) own it, and it comes back through the change feed.
+   * sent: the school (and the parents) own it, and it comes back through the change feed. A child the
+   * school already has under the same name and class (from the admin's roster file, say) is answered
+   * with that student's id, so the person links to them; one whose name and class fit several students
+   * is not answered and stays unlinked (sent again next time).
    */
   async pushRoster(): Promise<{ sent: number; linked: number }> {
     const library = this.catalog.library.get();

@@ -285,6 +285,8 @@ const ROUTES: RouteSpec[] = [
     policy: (c) => (c.role !== 'admin' ? 403 : !c.own ? 404 : 200),
     mutates: false,
   },
+  // Every student's consent at once: the admin's People screen. The role is checked first: a 403 for any other member.
+  { method: 'GET', url: '/v1/schools/:schoolId/consents', dims: [], path: (t, w) => `${base(t, w)}/consents`, policy: (c) => (c.role === 'admin' ? 200 : 403), mutates: false },
   { method: 'GET', url: '/v1/schools/:schoolId/family/children', dims: [], path: (t, w) => `${base(t, w)}/family/children`, policy: (c) => (c.role === 'parent' ? 200 : 403), mutates: false },
   {
     method: 'PUT',

@@ -79,9 +79,13 @@ export interface Config {
     digestDelaySeconds: number;
     /** How many days before a gallery closes its families are told. */
     galleryExpiryNoticeDays: number;
+    /** How long sent, cancelled and finally failed digests, notices and their messages are kept. */
+    retentionDays: number;
     /** The SMS provider's HTTP API; unset, text messages wait in the outbox. */
     sms: { url: string; apiKey: string } | undefined;
   };
+  /** Gallery analytics: how many days of activity (today included) are kept. */
+  analytics: { retentionDays: number };
   /** First-start admin from the environment, so the embedded default works with no set-up step. */
   bootstrap: { email: string; password: string; schoolName: string; schoolSlug: string } | undefined;
 }
@@ -125,6 +129,16 @@ function seconds(min: number, max: number) {
     .regex(/^\d+$/, `must be a whole number of seconds from ${min} to ${max}`)
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min} seconds`).max(max, `must be at most ${max} seconds`))
+    .optional();
+}
+
+/** A retention in whole days, from a day to ten years; `what` says what is kept, in the message. */
+function retentionDays(what: string) {
+  return z
+    .string()
+    .regex(/^\d+$/, `must be a whole number of days from 1 to 3650 (${what})`)
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1 day').max(3650, 'must be at most 3650 days (ten years)'))
     .optional();
 }
 
@@ -260,6 +274,9 @@ const EnvSchema = z.object({
       .pipe(z.number().int().min(1, 'must be at least 1 day').max(30, 'must be at most 30 days'))
       .optional(),
   ),
+  NOTIFY_RETENTION_DAYS: optionalText.pipe(retentionDays('how long sent notifications are kept; default 90')),
+  // Long enough by default to set a school year beside the last one; short of keeping families' activity for good.
+  ANALYTICS_RETENTION_DAYS: optionalText.pipe(retentionDays('how long gallery activity is kept; default 400')),
   SMS_API_URL: optionalText.pipe(z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL (the SMS provider's send endpoint)" }).optional()),
   SMS_API_KEY: optionalText.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
   INVITE_TTL_DAYS: optionalText.pipe(
@@ -411,8 +428,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     notify: {
       digestDelaySeconds: e.NOTIFY_DIGEST_DELAY_SEC ?? 600,
       galleryExpiryNoticeDays: e.NOTIFY_GALLERY_EXPIRY_DAYS ?? 3,
+      retentionDays: e.NOTIFY_RETENTION_DAYS ?? 90,
       sms: e.SMS_API_URL !== undefined && e.SMS_API_KEY !== undefined ? { url: e.SMS_API_URL, apiKey: e.SMS_API_KEY } : undefined,
     },
+    analytics: { retentionDays: e.ANALYTICS_RETENTION_DAYS ?? 400 },
     bootstrap:
       email !== undefined && password !== undefined
         ? {

@@ -13,6 +13,7 @@ import { migrateToLatest } from './db/migrations.ts';
 import { ApiError } from './errors.ts';
 import { MemoryStore, RedisStore, type RateLimitStore } from './ratelimit.ts';
 import { SmtpMailer } from './mail/mailer.ts';
+import { ActivityRetention } from './analytics/activity-retention.ts';
 import { Outbox, OutboxWorker } from './mail/outbox.ts';
 import { NotificationWorker } from './notify/notification-worker.ts';
 import { HttpSmsSender, SmsOutboxMailer } from './notify/sms.ts';
@@ -173,8 +174,11 @@ async function serve(config: Config): Promise<void> {
     publicUrl: config.publicUrl,
     digestDelaySeconds: config.notify.digestDelaySeconds,
     galleryExpiryNoticeDays: config.notify.galleryExpiryNoticeDays,
+    retentionDays: config.notify.retentionDays,
     log: app.log,
   });
+  // Gallery activity older than ANALYTICS_RETENTION_DAYS goes, on every instance (one idempotent delete).
+  const activityRetention = new ActivityRetention(db.kysely, { retentionDays: config.analytics.retentionDays, log: app.log });
   const sms = config.notify.sms;
   const smsWorker =
     sms === undefined
@@ -199,6 +203,7 @@ async function serve(config: Config): Promise<void> {
       .close()
       .then(() => deletions?.stop())
       .then(() => notifications.stop())
+      .then(() => activityRetention.stop())
       .then(() => mailWorker?.stop())
       .then(() => smsWorker?.stop())
       .then(() => db.close())
@@ -218,6 +223,7 @@ async function serve(config: Config): Promise<void> {
   mailWorker?.start();
   smsWorker?.start();
   notifications.start();
+  activityRetention.start();
   void deletions?.start();
 }
 

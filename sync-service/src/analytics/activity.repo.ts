@@ -3,7 +3,7 @@
  * read from them. A row is one family's (or the staff's) view or download of one asset on one UTC
  * day; writing it again is a no-op, so every count here is a count of rows: "families × days".
  */
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from 'kysely';
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool, type Transaction } from 'kysely';
 import type { ActivityAudience, ActivityKind, Database } from '../db/schema.ts';
 
 /** One view or download to record. */
@@ -183,4 +183,40 @@ export async function storageByVariant(db: Kysely<Database>, schoolId: string): 
 export async function eventNames(db: Kysely<Database>, schoolId: string): Promise<Map<string, string>> {
   const rows = await db.selectFrom('events').select(['id', 'name']).where('school_id', '=', schoolId).execute();
   return new Map(rows.map((row) => [row.id, row.name]));
+}
+
+/** Ids per `in (…)` list: well under SQLite's and PostgreSQL's parameter limits. */
+const ERASE_CHUNK = 500;
+
+/**
+ * Deletes the activity of erased media (an erased student's assets of `eventId`), in the erasure's
+ * transaction: a ranking must not keep naming an asset the gallery no longer has. Returns the rows deleted.
+ */
+export async function eraseAssetActivity(trx: Transaction<Database>, schoolId: string, eventId: string, assetIds: readonly string[]): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < assetIds.length; i += ERASE_CHUNK) {
+    const result = await trx
+      .deleteFrom('media_activity')
+      .where('school_id', '=', schoolId)
+      .where('event_id', '=', eventId)
+      .where('asset_id', 'in', assetIds.slice(i, i + ERASE_CHUNK))
+      .executeTakeFirst();
+    deleted += Number(result.numDeletedRows);
+  }
+  return deleted;
+}
+
+/**
+ * Deletes a family's activity, in the family's erasure: its rows say what that family looked at and
+ * when. Explicit rather than left to the foreign key's cascade, so the erasure can count it. Returns the rows deleted.
+ */
+export async function eraseFamilyActivity(trx: Transaction<Database>, schoolId: string, familyId: string): Promise<number> {
+  const result = await trx.deleteFrom('media_activity').where('school_id', '=', schoolId).where('family_id', '=', familyId).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
+
+/** Deletes every school's activity of days before `day` (`YYYY-MM-DD`, UTC): the retention. Returns the rows deleted. */
+export async function deleteActivityBefore(db: Kysely<Database>, day: string): Promise<number> {
+  const result = await db.deleteFrom('media_activity').where('day', '<', day).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

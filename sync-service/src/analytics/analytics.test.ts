@@ -12,6 +12,7 @@ import { TEST_DATABASES } from '../test/databases.ts';
 import { injectAs, PASSWORD, seedTwoSchools, startHarness, TEST_SCRYPT, type Harness, type TwoSchoolsRole } from '../test/harness.ts';
 import { AnalyticsReportSchema, type AnalyticsReport } from './analytics.schemas.ts';
 import { AnalyticsService } from './analytics.service.ts';
+import { ActivityRetention } from './activity-retention.ts';
 
 let s3: S3Server;
 
@@ -39,7 +40,7 @@ describe.each(TEST_DATABASES)('gallery analytics on $name', (target) => {
   const unconsented = assetId(4);
   const familyOnly = assetId(5);
 
-  const call = (method: 'GET' | 'POST' | 'PUT', url: string, as: string | undefined, body?: unknown): Promise<LightMyRequestResponse> => injectAs(app, method, url, as, body);
+  const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, as: string | undefined, body?: unknown): Promise<LightMyRequestResponse> => injectAs(app, method, url, as, body);
   const view = (as: string, eventId: string, asset: string, schoolId = school) => call('POST', `/v1/schools/${schoolId}/events/${eventId}/media/${asset}/views`, as);
   const download = (as: string, eventId: string, asset: string) => call('GET', `/v1/schools/${school}/events/${eventId}/media/${asset}/preview?download=1`, as);
   const report = (as: string, query = '', schoolId = school) => call('GET', `/v1/schools/${schoolId}/analytics${query}`, as);
@@ -302,6 +303,79 @@ describe.each(TEST_DATABASES)('gallery analytics on $name', (target) => {
     const after = await metrics();
     expect(series.map((name) => value(after, name) - value(before, name))).toEqual([3, 1, 1, 1, 2, 1, 2]);
     for (const id of [school, otherSchool, families.one, families.two, parentIds.one, events.sports, ...sports]) expect(after).not.toContain(id);
+  });
+
+  it('erases an erased student’s media’s views and downloads with them, and the report stops naming them', async () => {
+    const url = (path: string) => `/v1/schools/${school}${path}`;
+    const kid = (await ok<{ id: string }>(call('POST', url('/students'), token.admin, { name: 'Erased child' }))).id;
+    await ok(call('PUT', url(`/students/${kid}/consent/publish`), token.admin, { granted: true }));
+    const [tagged, untagged] = [assetId(20), assetId(21)];
+    const autumn = (await ok<{ id: string }>(call('POST', `/v1/schools/${school}/events`, token.admin, { name: 'Autumn Fair', startsOn: '2026-10-01', state: 'published' }))).id;
+    await publish(school, 'greenfield', autumn, [{ id: tagged, people: [kid] }, { id: untagged, people: [] }]);
+    for (const as of [parents.one, parents.two, token.teacher]) {
+      for (const asset of [tagged, untagged]) expect((await view(as, autumn, asset)).statusCode).toBe(204);
+    }
+    expect((await download(parents.one, autumn, tagged)).statusCode).toBe(200);
+    const ofAutumn = async () => (await activityRows()).filter((row) => row.event_id === autumn);
+    expect((await ofAutumn()).filter((row) => row.asset_id === tagged)).toHaveLength(4);
+
+    expect((await call('DELETE', url(`/students/${kid}`), token.admin)).statusCode).toBe(204);
+    // Only the untagged photo's rows are left: two families' views and the staff's.
+    expect((await ofAutumn()).map((row) => [row.asset_id, row.audience, row.kind]).sort()).toEqual([
+      [untagged, 'family', 'view'],
+      [untagged, 'family', 'view'],
+      [untagged, 'staff', 'view'],
+    ]);
+    const body = AnalyticsReportSchema.parse((await report(token.admin, `?eventId=${autumn}`)).json());
+    expect(body.mostViewed.map((a) => [a.assetId, a.views])).toEqual([[untagged, 2]]);
+    expect(body.mostDownloaded).toEqual([]);
+    expect(body.events).toEqual([{ eventId: autumn, name: 'Autumn Fair', views: 2, downloads: 0, staffViews: 1, staffDownloads: 0, activeFamilies: 2 }]);
+    // Audited once with the media, with the count: no entry per row.
+    const audit = (await h.audit('media.erased')).filter((row) => row.subject === `student:${kid}`);
+    expect(audit.map((row) => JSON.parse(row.detail) as { assets: number; activityRows: number })).toEqual([expect.objectContaining({ assets: 1, activityRows: 4 })]);
+  });
+
+  it('erases a family’s activity with the family, counted in its erasure’s audit entry, and the report counts the families left', async () => {
+    const before = AnalyticsReportSchema.parse((await report(token.admin)).json());
+    const rows = (await activityRows()).filter((row) => row.family_id === families.two);
+    expect(rows.length).toBeGreaterThan(0);
+    expect((await call('DELETE', `/v1/schools/${school}/families/${families.two}`, token.admin)).statusCode).toBe(204);
+    expect((await activityRows()).filter((row) => row.family_id === families.two)).toEqual([]);
+    const audit = (await h.audit('family.erased')).filter((row) => row.subject === `family:${families.two}`);
+    expect(audit.map((row) => (JSON.parse(row.detail) as { activityRows: number }).activityRows)).toEqual([rows.length]);
+    const after = AnalyticsReportSchema.parse((await report(token.admin)).json());
+    expect(after.families).toEqual({ active: before.families.active - 1, total: before.families.total - 1, withAccount: before.families.withAccount - 1 });
+    const views = (body: AnalyticsReport) => body.events.reduce((sum, e) => sum + e.views, 0);
+    expect(views(after)).toBe(views(before) - rows.filter((row) => row.kind === 'view').length);
+  });
+
+  it('deletes every school’s activity older than the retention, and the report counts the days kept', async () => {
+    const db = h.db.kysely;
+    // 400 days kept on 2027-07-01, today included: from 2026-05-28 on.
+    const retention = new ActivityRetention(db, { retentionDays: 400, now: () => new Date('2027-07-01T12:00:00.000Z') });
+    expect(retention.keptSince()).toBe('2026-05-28');
+    const row = (schoolId: string, eventId: string, asset: string, day: string) => ({ school_id: schoolId, event_id: eventId, asset_id: asset, family_id: schoolId === school ? families.one : null, audience: 'family' as const, kind: 'view' as const, day });
+    await db
+      .insertInto('media_activity')
+      .values([
+        row(school, events.sports, sports[0] ?? '', '2026-05-27'),
+        row(school, events.sports, sports[1] ?? '', '2026-05-27'),
+        row(school, events.sports, sports[1] ?? '', '2026-05-28'),
+        row(otherSchool, events.riverside, assetId(7), '2025-01-01'),
+      ])
+      .execute();
+    const inMay = async () => AnalyticsReportSchema.parse((await report(token.admin, '?from=2026-05-01&to=2026-05-31')).json());
+    expect((await inMay()).mostViewed.map((a) => [a.assetId, a.views])).toEqual([[sports[1], 2], [sports[0], 1]]);
+
+    expect(await retention.runOnce()).toBe(3);
+    const left = await db.selectFrom('media_activity').select(['school_id', 'day']).where('day', '<', '2026-06-01').execute();
+    expect(left).toEqual([{ school_id: school, day: '2026-05-28' }]);
+    const may = await inMay();
+    expect(may.mostViewed.map((a) => [a.assetId, a.views])).toEqual([[sports[1], 1]]);
+    expect(may.families.active).toBe(1);
+    // Idempotent: a second pass (another instance) finds nothing; the days after are untouched.
+    expect(await retention.runOnce()).toBe(0);
+    expect((await activityRows()).filter((r) => r.day >= '2026-06-12').length).toBeGreaterThan(0);
   });
 
   it('documents the report’s answer in the OpenAPI document', async () => {

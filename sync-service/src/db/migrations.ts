@@ -3,12 +3,13 @@
  * run time). Written with the schema builder and portable types only (text, integer) so the same
  * migration runs on SQLite and PostgreSQL. Never edit a released migration: add the next one.
  */
+import { randomUUID } from 'node:crypto';
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './database.ts';
 import { isPostgres } from './dialect.ts';
 import { asService } from './tenant-scope.ts';
 
-const MIGRATIONS: Record<string, Migration> = {
+export const MIGRATIONS: Record<string, Migration> = {
   '0001_schools_users_events': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -555,6 +556,95 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`create unique index media_activity_once on media_activity (school_id, event_id, asset_id, kind, day, audience, coalesce(family_id, ''))`.execute(db);
       await db.schema.createIndex('media_activity_school_day').on('media_activity').columns(['school_id', 'day']).execute();
       await enableTenantRowSecurity(db, 'media_activity');
+    },
+  },
+  '0014_digests_per_recipient': {
+    async up(db: Kysely<unknown>) {
+      // Digests become one per parent and event instead of one per family and event: a parent in two
+      // families (two households, a child at the school in each) got two mails about the same photos.
+      // The rows move to each parent member of their family; a parent with rows through several
+      // families keeps those of one (the first by id: every family was counted the same media).
+      // A row left `sending` queued nothing (its messages and its mark commit together), so it is
+      // pending again. The table is rebuilt rather than altered: SQLite cannot drop a foreign-key column.
+      const old = await sql<{ user_id: string; family_id: string } & Record<'school_id' | 'event_id' | 'state' | 'opened_at' | 'created_at' | 'updated_at', string> & {
+        number: number | string;
+        new_media: number | string;
+        sent_at: string | null;
+      }>`select fm.user_id, d.family_id, d.school_id, d.event_id, d.number, d.new_media, d.state, d.opened_at, d.created_at, d.updated_at, d.sent_at
+        from notification_digests d
+        join family_members fm on fm.family_id = d.family_id
+        join memberships m on m.user_id = fm.user_id and m.school_id = d.school_id and m.role = 'parent'
+        order by fm.user_id, d.event_id, d.family_id, d.number`.execute(db);
+      await db.schema.dropTable('notification_digests').execute();
+      await db.schema
+        .createTable('notification_digests')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('event_id', 'text', (c) => c.notNull().references('events.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('new_media', 'integer', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull().check(sql`state in ('pending', 'sending', 'sent', 'cancelled')`))
+        .addColumn('opened_at', 'text', (c) => c.notNull())
+        .addColumn('claim_id', 'text')
+        .addColumn('lease_expires_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addColumn('sent_at', 'text')
+        .addUniqueConstraint('notification_digests_number', ['user_id', 'event_id', 'number'])
+        .execute();
+      await db.schema.createIndex('notification_digests_due').on('notification_digests').columns(['state', 'opened_at']).execute();
+      await db.schema.createIndex('notification_digests_event').on('notification_digests').columns(['event_id', 'state']).execute();
+      await enableTenantRowSecurity(db, 'notification_digests');
+      const firstFamily = new Map<string, string>();
+      const moved = [];
+      for (const row of old.rows) {
+        const key = `${row.user_id}\u0000${row.event_id}`;
+        const family = firstFamily.get(key) ?? row.family_id;
+        firstFamily.set(key, family);
+        if (family !== row.family_id) continue;
+        const settled = row.state === 'sent' || row.state === 'cancelled';
+        moved.push({
+          id: randomUUID(),
+          school_id: row.school_id,
+          user_id: row.user_id,
+          event_id: row.event_id,
+          number: Number(row.number),
+          new_media: Number(row.new_media),
+          state: settled ? row.state : 'pending',
+          opened_at: row.opened_at,
+          claim_id: null,
+          lease_expires_at: null,
+          created_at: row.created_at,
+          updated_at: row.updated_at,
+          sent_at: row.sent_at,
+        });
+      }
+      // 13 parameters a row: well under both engines' limits.
+      for (let i = 0; i < moved.length; i += 500) {
+        await (db as Kysely<Record<'notification_digests', (typeof moved)[number]>>).insertInto('notification_digests').values(moved.slice(i, i + 500)).execute();
+      }
+
+      // Gallery activity is kept ANALYTICS_RETENTION_DAYS; the retention deletes every school's old days at once.
+      await db.schema.createIndex('media_activity_day').on('media_activity').column('day').execute();
+    },
+  },
+  '0015_student_refs': {
+    async up(db: Kysely<unknown>) {
+      // The further roster keys of a student: the same child reaches the school from a photographer's
+      // library and from the admin's roster file, each with its own key, and stays one student. The key
+      // the student was first known by stays in `students.remote_ref`; a key is unique in its school
+      // across both. Keys name children (a roster file's key is its name and class), so erasure deletes them.
+      await db.schema
+        .createTable('student_refs')
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('remote_ref', 'text', (c) => c.notNull())
+        .addColumn('student_id', 'text', (c) => c.notNull().references('students.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('student_refs_pk', ['school_id', 'remote_ref'])
+        .execute();
+      await db.schema.createIndex('student_refs_student').on('student_refs').column('student_id').execute();
+      await enableTenantRowSecurity(db, 'student_refs');
     },
   },
 };

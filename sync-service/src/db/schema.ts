@@ -504,15 +504,16 @@ export interface NotificationSendersTable {
   updated_at: string;
 }
 
-/** The pending (or sent) digest of new media for one family and one event. */
+/** The pending (or sent) digest of new media for one parent and one event (migration 0014; per family before). */
 export interface NotificationDigestsTable {
   id: string;
   school_id: string;
-  family_id: string;
+  /** The parent told: one digest per parent however many of their families may see the event. */
+  user_id: string;
   event_id: string;
-  /** 1 for the first digest of this family and event, then 2, … */
+  /** 1 for the first digest of this parent and event, then 2, … */
   number: number;
-  /** Media the family may see that were new in the publishes this digest gathers. */
+  /** Media the parent may see that were new in the publishes this digest gathers. */
   new_media: number;
   state: NoticeState;
   /** The first publish this digest gathers; it is due NOTIFY_DIGEST_DELAY_SEC later. */
@@ -578,4 +579,21 @@ export interface MediaActivityTable {
 
 export interface Database {
   media_activity: MediaActivityTable;
+}
+
+// ---- Further roster keys of students (migration 0015) ----
+
+/**
+ * A roster key a student is also known by, besides `students.remote_ref` (the one they were first
+ * known by): the same child sent by a photographer's library and by the admin's roster file.
+ */
+export interface StudentRefsTable {
+  school_id: string;
+  remote_ref: string;
+  student_id: string;
+  created_at: string;
+}
+
+export interface Database {
+  student_refs: StudentRefsTable;
 }

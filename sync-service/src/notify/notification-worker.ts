@@ -1,15 +1,19 @@
 /**
- * Turns queued notifications into outbox messages: due digests of new media (`notification_digests`)
- * and event notices (`event_notices`: dates moved, gallery closing soon), one mail per parent who wants
- * e-mail and one text message per parent who wants those. It also runs the sweep that queues the
- * "gallery closes soon" notices.
+ * Turns queued notifications into outbox messages: due digests of new media (`notification_digests`,
+ * one per parent and event) and event notices (`event_notices`: dates moved, gallery closing soon), one
+ * mail per parent who wants e-mail and one text message per parent who wants those. It also runs the
+ * sweep that queues the "gallery closes soon" notices, and with it the retention: digests, notices and
+ * their outbox messages settled more than {@link NotificationWorkerOptions.retentionDays} ago are
+ * deleted (they name parents, families' events and addresses; nothing needs them once sent).
  *
  * The same discipline as the outbox (`mail/outbox.ts`): a worker claims a due row with one conditional
  * UPDATE (of two instances exactly one gets it) and a lease; it then queues the row's messages and marks
  * the row sent in one transaction. So a crash before the commit leaves the row claimed with nothing
  * queued, and once its lease passes another round does it again; a crash after leaves it sent. Every
- * message's outbox key names the row and the recipient (`digest:<family>:<event>:<number>:<user>`), so
- * even a round that lost its lease mid-way cannot queue a message twice.
+ * message's outbox key names the row and the recipient (`digest:<event>:<digest id>:<user>`,
+ * `notice:<notice id>:<user>`), so even a round that lost its lease mid-way cannot queue a message twice;
+ * the row's id rather than its number, because a number can come again once retention deleted the rows
+ * before it.
  *
  * Digests are due {@link NotificationWorkerOptions.digestDelaySeconds} after the first publish they
  * gather (`opened_at`); the delay is applied here rather than stored, so a changed setting applies to
@@ -22,7 +26,7 @@ import { asService } from '../db/tenant-scope.ts';
 import type { Outbox, OutboxLog } from '../mail/outbox.ts';
 import { renderDigestMail, renderDigestSms, renderEventNoticeMail, renderEventNoticeSms, type EventNoticeMailFields, type RenderedMail } from '../mail/templates.ts';
 import { galleryExpired, todayUtc } from '../services/events.ts';
-import { familiesSeeing } from './notify-queue.ts';
+import { recipientsSeeing } from './notify-queue.ts';
 import { preferencesOf, senderOf } from './preferences.ts';
 import type { UnsubscribeTokens } from './unsubscribe-tokens.ts';
 
@@ -36,11 +40,13 @@ export interface NotificationWorkerOptions {
   digestDelaySeconds: number;
   /** `NOTIFY_GALLERY_EXPIRY_DAYS`: how many days before a gallery closes its families are told. Default 3. */
   galleryExpiryNoticeDays?: number;
+  /** `NOTIFY_RETENTION_DAYS`: how long sent, cancelled and finally failed rows are kept. Default 90. */
+  retentionDays?: number;
   /** How long a claim holds a row. Default 5 min. */
   leaseMs?: number;
   /** How often {@link NotificationWorker.start} looks for due rows. Default 15 s. */
   pollMs?: number;
-  /** How often the closing-gallery sweep runs (it is idempotent; hourly catches a new day soon enough). Default 1 h. */
+  /** How often the closing-gallery sweep and the retention run (both idempotent; hourly catches a new day soon enough). Default 1 h. */
   sweepEveryMs?: number;
   /** Rows claimed per kind and round. Default 20. */
   batchSize?: number;
@@ -71,6 +77,7 @@ export class NotificationWorker {
   private readonly sweepEveryMs: number;
   private readonly batchSize: number;
   private readonly expiryDays: number;
+  private readonly retentionDays: number;
   private readonly now: () => Date;
   private readonly log: OutboxLog;
   private lastSweep = Number.NEGATIVE_INFINITY;
@@ -88,6 +95,7 @@ export class NotificationWorker {
     this.sweepEveryMs = options.sweepEveryMs ?? 3_600_000;
     this.batchSize = options.batchSize ?? 20;
     this.expiryDays = options.galleryExpiryNoticeDays ?? 3;
+    this.retentionDays = options.retentionDays ?? 90;
     this.now = options.now ?? (() => new Date());
     this.log = options.log ?? SILENT;
   }
@@ -98,6 +106,8 @@ export class NotificationWorker {
       const round: NotificationRound = { digests: 0, notices: 0, cancelled: 0, emails: 0, sms: 0 };
       if (this.now().getTime() - this.lastSweep >= this.sweepEveryMs) {
         await this.sweepClosingGalleries();
+        const purged = await this.purgeSettled();
+        if (purged.digests + purged.notices + purged.messages > 0) this.log.info({ ...purged, retentionDays: this.retentionDays }, 'old notifications deleted');
         this.lastSweep = this.now().getTime();
       }
       const digestDue = new Date(this.now().getTime() - this.options.digestDelaySeconds * 1000).toISOString();
@@ -181,6 +191,31 @@ export class NotificationWorker {
   }
 
   /**
+   * Retention: deletes the digests and notices sent or cancelled more than `retentionDays` ago, and the
+   * outbox messages they queued once sent, failed for good or cancelled that long ago. Pending and
+   * in-flight rows are never touched, however old. A message is settled no earlier than its row, so its
+   * row is gone by the time it is and cannot queue it again. A closing notice is kept until its closing
+   * day has passed whatever the retention: while the sweep still looks at that day, it would queue it again.
+   */
+  async purgeSettled(): Promise<{ digests: number; notices: number; messages: number }> {
+    const before = new Date(this.now().getTime() - this.retentionDays * 86_400_000).toISOString();
+    const digests = await this.db.deleteFrom('notification_digests').where('state', 'in', ['sent', 'cancelled']).where('updated_at', '<', before).executeTakeFirst();
+    const notices = await this.db
+      .deleteFrom('event_notices')
+      .where('state', 'in', ['sent', 'cancelled'])
+      .where('updated_at', '<', before)
+      .where((eb) => eb.or([eb('kind', '<>', 'gallery-expiring'), eb('ref', '<', todayUtc(this.now()))]))
+      .executeTakeFirst();
+    const messages = await this.db
+      .deleteFrom('outbox')
+      .where('state', 'in', ['sent', 'failed', 'cancelled'])
+      .where('updated_at', '<', before)
+      .where((eb) => eb.or([eb('idempotency_key', 'like', 'digest:%'), eb('idempotency_key', 'like', 'notice:%')]))
+      .executeTakeFirst();
+    return { digests: Number(digests.numDeletedRows), notices: Number(notices.numDeletedRows), messages: Number(messages.numDeletedRows) };
+  }
+
+  /**
    * Claims due rows of `table`: pending and due by `dueColumn`, or left `sending` by a worker whose lease
    * passed. The two tables share these columns; the casts only name one of them for Kysely's types.
    */
@@ -225,10 +260,10 @@ export class NotificationWorker {
     const digest = await trx.selectFrom('notification_digests').selectAll().where('id', '=', claim.id).where('claim_id', '=', claim.claimId).executeTakeFirst();
     if (digest === undefined) return 'lost';
     const event = await this.visibleEvent(trx, digest.school_id, digest.event_id);
-    if (event === undefined || !(await familiesSeeing(trx, digest.school_id, event)).includes(digest.family_id)) {
-      return this.finish(trx, 'notification_digests', claim, 'cancelled');
-    }
-    const queued = await this.queueFor(trx, digest.school_id, [digest.family_id], `digest:${digest.family_id}:${digest.event_id}:${digest.number}`, (common) => {
+    // The parent may have left the audience (or the school) since the digest was opened.
+    const recipients = event === undefined ? [] : await recipientsSeeing(trx, digest.school_id, event, digest.user_id);
+    if (event === undefined || recipients.length === 0) return this.finish(trx, 'notification_digests', claim, 'cancelled');
+    const queued = await this.queueFor(trx, digest.school_id, recipients, `digest:${digest.event_id}:${digest.id}`, (common) => {
       const fields = { ...common, eventName: event.name, newMedia: digest.new_media };
       return { mail: renderDigestMail(fields), sms: renderDigestSms(fields) };
     }, event.id);
@@ -245,9 +280,9 @@ export class NotificationWorker {
     if (event === undefined || (notice.kind === 'gallery-expiring' && event.gallery_expires_on !== notice.ref)) {
       return this.finish(trx, 'event_notices', claim, 'cancelled');
     }
-    const families = await familiesSeeing(trx, notice.school_id, event);
+    const recipients = await recipientsSeeing(trx, notice.school_id, event);
     const detail = parseDetail(notice);
-    const queued = await this.queueFor(trx, notice.school_id, families, `notice:${notice.id}`, (common) => {
+    const queued = await this.queueFor(trx, notice.school_id, recipients, `notice:${notice.id}`, (common) => {
       const fields: EventNoticeMailFields =
         notice.kind === 'dates-changed'
           ? { ...common, eventName: event.name, kind: 'dates-changed', startsOn: detail.startsOn ?? event.starts_on, endsOn: detail.endsOn ?? null }
@@ -267,29 +302,19 @@ export class NotificationWorker {
   }
 
   /**
-   * Queues a message for each parent of `families` (each account once) by the channels they chose: a
-   * mail with a one-click unsubscribe link, a text message with only the gallery link.
+   * Queues a message for each of `recipients` (parents' accounts, each once) by the channels they chose:
+   * a mail with a one-click unsubscribe link, a text message with only the gallery link.
    */
   private async queueFor(
     trx: Transaction<Database>,
     schoolId: string,
-    families: readonly string[],
+    recipients: readonly string[],
     keyPrefix: string,
     render: (common: { schoolName: string; galleryUrl: string; unsubscribeUrl: string }) => { mail: RenderedMail; sms: string },
     eventId: string,
   ): Promise<{ emails: number; sms: number }> {
-    if (families.length === 0) return { emails: 0, sms: 0 };
-    const parents = await trx
-      .selectFrom('family_members')
-      .innerJoin('memberships', 'memberships.user_id', 'family_members.user_id')
-      .innerJoin('users', 'users.id', 'family_members.user_id')
-      .select(['users.id', 'users.email'])
-      .distinct()
-      .where('family_members.family_id', 'in', [...families])
-      .where('memberships.school_id', '=', schoolId)
-      .where('memberships.role', '=', 'parent')
-      .orderBy('users.id')
-      .execute();
+    if (recipients.length === 0) return { emails: 0, sms: 0 };
+    const parents = await trx.selectFrom('users').select(['id', 'email']).where('id', 'in', [...recipients]).orderBy('id').execute();
     const prefs = await preferencesOf(trx, schoolId, parents.map((p) => p.id));
     const sender = await senderOf(trx, schoolId);
     const galleryUrl = `${this.publicUrl}/events/${encodeURIComponent(eventId)}`;

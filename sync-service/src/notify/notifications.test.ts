@@ -86,6 +86,37 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
   const parentToken = { a1: '', a2: '', b: '', c: '' };
   const kids = { a: '', b: '', noConsent: '', c: '' };
   let manifest: ManifestAsset[] = [];
+  let familyC = '';
+
+  /** A family of `members` with one child per entry of `classes` (each with publish consent); returns the children's ids. */
+  async function household(name: string, members: string[], classes: string[]): Promise<{ id: string; children: string[] }> {
+    const db = h.db.kysely;
+    const now = new Date().toISOString();
+    const id = randomUUID();
+    await db.insertInto('families').values({ id, school_id: school, name, email: null, access_code_hash: null, created_at: now, updated_at: now }).execute();
+    for (const user of members) await db.insertInto('family_members').values({ family_id: id, user_id: user }).execute();
+    const children: string[] = [];
+    for (const classId of classes) {
+      const child = randomUUID();
+      await db.insertInto('students').values({ id: child, school_id: school, name: `Child of ${name}`, class_id: classId, remote_ref: null, created_at: now, updated_at: now, deleted_at: null }).execute();
+      await db.insertInto('family_students').values({ family_id: id, student_id: child }).execute();
+      await db.insertInto('consents').values({ student_id: child, purpose: 'publish', granted: 1, set_by_user_id: null, set_at: now }).execute();
+      children.push(child);
+    }
+    return { id, children };
+  }
+  /** A new class of the school. */
+  async function schoolClass(name: string): Promise<string> {
+    const id = randomUUID();
+    await h.db.kysely.insertInto('classes').values({ id, school_id: school, name, created_at: new Date().toISOString() }).execute();
+    return id;
+  }
+  /** A published event with `audience`, created through the API. */
+  async function publishedEvent(name: string, audience: unknown): Promise<{ id: string; version: number }> {
+    const created = await call('POST', `/v1/schools/${school}/events`, admin, { name, startsOn: '2026-09-20', state: 'published', audience });
+    expect(created.statusCode, created.body).toBe(201);
+    return created.json<{ id: string; version: number }>();
+  }
 
   const notifier = (options: Partial<NotificationWorkerOptions> = {}) =>
     new NotificationWorker(h.db.kysely, {
@@ -175,7 +206,7 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     // Family A is listed for Sports Day; B's children are in the listed class (one of them without consent); C's child is in another class.
     const familyA = await family('Ahmed', [parents.a1, parents.a2], [['a', class4a, true]]);
     await family('Brown', [parents.b], [['b', class3b, true], ['noConsent', class3b, false]]);
-    await family('Chen', [parents.c], [['c', class4a, true]]);
+    familyC = await family('Chen', [parents.c], [['c', class4a, true]]);
     const created = await call('POST', `/v1/schools/${school}/events`, admin, {
       name: 'Sports Day',
       startsOn: '2026-06-12',
@@ -200,7 +231,7 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     await h.close();
   });
 
-  it('sends each family that may see the event one digest for three publishes, counting only what it may see', async () => {
+  it('sends each parent who may see the event one digest for three publishes, counting only what they may see', async () => {
     const batch1 = [await photo(sportsDay, [kids.a]), await photo(sportsDay, [kids.a]), await photo(sportsDay, []), await photo(sportsDay, [kids.b])];
     const batch2 = [await photo(sportsDay, [kids.b]), await photo(sportsDay, [kids.b, kids.noConsent]), await photo(sportsDay, [kids.noConsent])];
     const batch3 = [await photo(sportsDay, []), await photo(sportsDay, [kids.c])];
@@ -215,8 +246,8 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     skewMs = 0;
     expect(await worker.runOnce()).toEqual({ digests: 0, notices: 0, cancelled: 0, emails: 0, sms: 0 });
     skewMs = (DELAY_SEC + 1) * 1000;
-    // Families A and B; not C (outside the audience). A has two parents; B also wants a text.
-    expect(await worker.runOnce()).toEqual({ digests: 2, notices: 0, cancelled: 0, emails: 3, sms: 1 });
+    // The parents of families A and B; not C (outside the audience). A has two parents; B also wants a text.
+    expect(await worker.runOnce()).toEqual({ digests: 3, notices: 0, cancelled: 0, emails: 3, sms: 1 });
     expect(await worker.runOnce()).toEqual({ digests: 0, notices: 0, cancelled: 0, emails: 0, sms: 0 });
 
     const mails = await deliver(3);
@@ -255,7 +286,7 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
 
   it('unsubscribes by the one-click POST only (the link page changes nothing) and stops the next digest', async () => {
     const digests = await h.db.kysely.selectFrom('notification_digests').select(['number', 'new_media', 'state']).where('event_id', '=', sportsDay).execute();
-    expect(digests).toEqual([{ number: 1, new_media: 7, state: 'sent' }, { number: 1, new_media: 7, state: 'sent' }]);
+    expect(digests).toEqual([1, 2, 3].map(() => ({ number: 1, new_media: 7, state: 'sent' })));
     const [mailA1] = smtp.received.filter((m) => recipients([m])[0] === 'parent-a1@families.test');
     if (mailA1 === undefined) throw new Error('no digest for parent a1');
     const link = unsubscribeUrl(mailA1);
@@ -281,7 +312,7 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     // The next publish opens digest 2 with only its own new photo; a1 gets no mail.
     manifest = [...manifest, await photo(sportsDay, [kids.a])];
     await publish(sportsDay, manifest);
-    expect(await worker.runOnce()).toEqual({ digests: 2, notices: 0, cancelled: 0, emails: 2, sms: 1 });
+    expect(await worker.runOnce()).toEqual({ digests: 3, notices: 0, cancelled: 0, emails: 2, sms: 1 });
     const mails = await deliver(2);
     expect(recipients(mails)).toEqual(['parent-a2@families.test', 'parent-b@families.test']);
     expect(mails.map((m) => m.subject)).toEqual(['1 new photo from Sports Day', '1 new photo from Sports Day']);
@@ -329,13 +360,14 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
       }
     }
     const dying = notifier({ outbox: new DyingOutbox(outboxKey), leaseMs: 60_000 });
-    // School-wide: families A (a2 only: a1 unsubscribed) and C are done; B's mail and text died with the process.
-    expect(await dying.runOnce()).toEqual({ digests: 2, notices: 0, cancelled: 0, emails: 2, sms: 0 });
-    const states = await h.db.kysely.selectFrom('notification_digests').select(['family_id', 'state']).where('event_id', '=', scienceFair).execute();
-    expect(states.map((r) => r.state).sort()).toEqual(['sending', 'sent', 'sent']);
+    // School-wide: a1 (unsubscribed: no mail), a2 and c are done; b's mail and text died with the process.
+    expect(await dying.runOnce()).toEqual({ digests: 3, notices: 0, cancelled: 0, emails: 2, sms: 0 });
+    const states = await h.db.kysely.selectFrom('notification_digests').select(['user_id', 'state']).where('event_id', '=', scienceFair).execute();
+    expect(states.map((r) => r.state).sort()).toEqual(['sending', 'sent', 'sent', 'sent']);
+    expect(states.find((r) => r.state === 'sending')?.user_id).toBe(parents.b);
     // B's mail was rolled back with its digest's mark: each digest's messages and its mark commit together or not at all.
     const queuedFor = async () =>
-      (await h.db.kysely.selectFrom('outbox').select('to_address').where('idempotency_key', 'like', `digest:%:${scienceFair}:%`).execute()).map((r) => r.to_address).sort();
+      (await h.db.kysely.selectFrom('outbox').select('to_address').where('idempotency_key', 'like', `digest:${scienceFair}:%`).execute()).map((r) => r.to_address).sort();
     expect(await queuedFor()).toEqual(['parent-a2@families.test', 'parent-c@families.test']);
 
     // A restarted instance: nothing before the lease passes, then B once.
@@ -351,7 +383,7 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
 
     // Even a digest handed out again (a worker that lost its lease mid-way) queues nothing new: the keys are the same.
     await h.db.kysely.updateTable('notification_digests').set({ state: 'pending' }).where('event_id', '=', scienceFair).execute();
-    expect((await restarted.runOnce()).digests).toBe(3);
+    expect((await restarted.runOnce()).digests).toBe(4);
     expect((await mailWorker.runOnce()).sent).toBe(0);
     expect((await smsWorker.runOnce()).sent).toBe(0);
     expect((await notifier().runOnce()).digests).toBe(0);
@@ -401,10 +433,9 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     expect((await worker.runOnce()).digests).toBe(0);
     const opened = await call('PATCH', `/v1/schools/${school}/events/${concert.id}`, admin, { version: concert.version, state: 'published' });
     expect(opened.statusCode, opened.body).toBe(200);
-    const families = (await h.db.kysely.selectFrom('families').select('id').where('school_id', '=', school).execute()).length;
     const run = await worker.runOnce();
-    // School-wide: every family gets one digest, of the two photos whose children all have consent.
-    expect(run.digests).toBe(families);
+    // School-wide: every parent (a1, a2, b, c) gets one digest, of the two photos whose children all have consent.
+    expect(run.digests).toBe(4);
     const mails = await deliver(run.emails);
     expect(mails.length).toBeGreaterThan(0);
     for (const mail of mails) expect(mail.subject).toBe('2 new photos from Spring Concert');
@@ -412,5 +443,109 @@ describe.each(TEST_DATABASES)('parents’ notifications on $name', (target) => {
     const again = await call('PATCH', `/v1/schools/${school}/events/${concert.id}`, admin, { version: concert.version + 1, location: 'Hall' });
     expect(again.statusCode, again.body).toBe(200);
     expect((await worker.runOnce()).digests).toBe(0);
+  });
+
+  it('sends a parent in two families one digest per event, counting each photo once', async () => {
+    // Two households, a child at the school in each; Dee is a parent in both, Eli in the first only.
+    const [class5x, class6y] = [await schoolClass('5X'), await schoolClass('6Y')];
+    const dee = await h.createUser('parent-dee@families.test', [[school, 'parent']]);
+    const eli = await h.createUser('parent-eli@families.test', [[school, 'parent']]);
+    const first = await household('Dee and Eli', [dee, eli], [class5x]);
+    const second = await household('Dee and Sam', [dee], [class6y]);
+    const [child1, child2] = [first.children[0] ?? '', second.children[0] ?? ''];
+    const harvest = await publishedEvent('Harvest Festival', { scope: 'some', classIds: [class5x, class6y], familyIds: [] });
+    // Four photos every parent of the event may see (one of both children), one of a child without consent.
+    await publish(harvest.id, [
+      await photo(harvest.id, [child1]),
+      await photo(harvest.id, [child2]),
+      await photo(harvest.id, [child1, child2]),
+      await photo(harvest.id, []),
+      await photo(harvest.id, [kids.noConsent]),
+    ]);
+    expect(await worker.runOnce()).toEqual({ digests: 2, notices: 0, cancelled: 0, emails: 2, sms: 0 });
+    const mails = await deliver(2);
+    expect(recipients(mails)).toEqual(['parent-dee@families.test', 'parent-eli@families.test']);
+    for (const mail of mails) expect(mail.subject).toBe('4 new photos from Harvest Festival');
+    const rows = await h.db.kysely.selectFrom('notification_digests').select(['user_id', 'new_media']).where('event_id', '=', harvest.id).orderBy('user_id').execute();
+    expect(rows).toEqual([dee, eli].sort().map((user_id) => ({ user_id, new_media: 4 })));
+    // The next publish is one more digest for each of them, still one each.
+    await publish(harvest.id, [await photo(harvest.id, [child2])]);
+    expect(await worker.runOnce()).toMatchObject({ digests: 2, emails: 2 });
+    expect((await deliver(2)).map((m) => m.subject)).toEqual(['1 new photo from Harvest Festival', '1 new photo from Harvest Festival']);
+  });
+
+  it('tells the families an audience is widened to of what is already published, and nobody else', async () => {
+    const class7z = await schoolClass('7Z');
+    const fay = await h.createUser('parent-fay@families.test', [[school, 'parent']]);
+    const fays = await household('Fay', [fay], [class7z]);
+    let event = await publishedEvent('Book Week', { scope: 'some', classIds: [class7z], familyIds: [] });
+    await publish(event.id, [await photo(event.id, [fays.children[0] ?? '']), await photo(event.id, []), await photo(event.id, [kids.noConsent])]);
+    expect(await worker.runOnce()).toMatchObject({ digests: 1, emails: 1 });
+    expect((await deliver(1)).map((m) => m.subject)).toEqual(['2 new photos from Book Week']);
+    const audience = async (value: unknown) => {
+      const response = await call('PATCH', `/v1/schools/${school}/events/${event.id}`, admin, { version: event.version, audience: value });
+      expect(response.statusCode, response.body).toBe(200);
+      event = response.json<{ id: string; version: number }>();
+    };
+
+    // Widened to family C: its parent is told of the two photos already there; Fay is not told again.
+    await audience({ scope: 'some', classIds: [class7z], familyIds: [familyC] });
+    expect(await worker.runOnce()).toEqual({ digests: 1, notices: 0, cancelled: 0, emails: 1, sms: 0 });
+    const told = await deliver(1);
+    expect(recipients(told)).toEqual(['parent-c@families.test']);
+    expect(told[0]?.subject).toBe('2 new photos from Book Week');
+    // Narrowed again: nobody is mailed.
+    await audience({ scope: 'some', classIds: [class7z], familyIds: [] });
+    expect(await worker.runOnce()).toEqual({ digests: 0, notices: 0, cancelled: 0, emails: 0, sms: 0 });
+    // Widened back: family C was told of those photos already.
+    await audience({ scope: 'some', classIds: [class7z], familyIds: [familyC] });
+    expect((await worker.runOnce()).digests).toBe(0);
+    // School-wide: every other parent comes in (a1 unsubscribed; b also by text); C and Fay were told.
+    await audience({ scope: 'school' });
+    expect(await worker.runOnce()).toEqual({ digests: 5, notices: 0, cancelled: 0, emails: 4, sms: 1 });
+    const widened = await deliver(4);
+    expect(recipients(widened)).toEqual(['parent-a2@families.test', 'parent-b@families.test', 'parent-dee@families.test', 'parent-eli@families.test']);
+    for (const mail of widened) expect(mail.subject).toBe('2 new photos from Book Week');
+    const texts = await h.db.kysely.selectFrom('outbox').select('to_address').where('idempotency_key', 'like', `digest:${event.id}:%`).where('channel', '=', 'sms').execute();
+    expect(texts).toEqual([{ to_address: PHONE_B }]);
+    expect((await mailWorker.runOnce()).sent).toBe(0);
+  });
+
+  it('deletes digests, notices and their messages settled more than NOTIFY_RETENTION_DAYS ago, never pending ones', async () => {
+    const db = h.db.kysely;
+    // A publish not told yet: a pending digest for each of the school's seven parents (Science Fair is school-wide).
+    await publish(scienceFair, [await photo(scienceFair, [])]);
+    const old = new Date(Date.now() - 100 * 86_400_000).toISOString();
+    // An invitation sent long ago is not the notifications' to delete; a message still queued is never deleted.
+    const waiting = `digest:${scienceFair}:waiting:${parents.c}`;
+    for (const key of ['invite:retention:1', waiting]) {
+      await outbox.enqueue(db, { schoolId: school, idempotencyKey: key, to: 'parent-c@families.test', fromName: 'Greenfield', subject: 'Old', text: 'old', html: '' });
+    }
+    await db.updateTable('outbox').set({ state: 'sent' }).where('idempotency_key', '=', 'invite:retention:1').execute();
+    const [failedSms] = await db.selectFrom('outbox').select('id').where('channel', '=', 'sms').where('state', '=', 'sent').where('school_id', '=', school).execute();
+    await db.updateTable('outbox').set({ state: 'failed' }).where('id', '=', failedSms?.id ?? '').execute();
+    // Everything settled long ago, except Science Fair's sent digests (recent); its pending ones too.
+    await db.updateTable('notification_digests').set({ updated_at: old }).where((eb) => eb.or([eb('event_id', '<>', scienceFair), eb('state', '=', 'pending')])).execute();
+    await db.updateTable('event_notices').set({ updated_at: old }).execute();
+    await db.updateTable('outbox').set({ updated_at: old }).execute();
+    const digestStates = async () =>
+      (await db.selectFrom('notification_digests').select(['event_id', 'state']).where('school_id', '=', school).execute()).map((r) => `${r.event_id === scienceFair ? 'fair' : 'other'}:${r.state}`).sort();
+    const before = await digestStates();
+    expect(before.filter((r) => r === 'fair:pending')).toHaveLength(7);
+    expect(before.filter((r) => r.startsWith('other:')).length).toBeGreaterThan(10);
+    expect((await db.selectFrom('event_notices').select('id').execute()).length).toBeGreaterThan(0);
+
+    // Not due yet (an hour's delay, the real clock): the round only sweeps and deletes.
+    const retention = notifier({ retentionDays: 90, digestDelaySeconds: 3600, now: () => new Date() });
+    expect(await retention.runOnce()).toEqual({ digests: 0, notices: 0, cancelled: 0, emails: 0, sms: 0 });
+    expect(await digestStates()).toEqual([...Array<string>(7).fill('fair:pending'), ...Array<string>(4).fill('fair:sent')]);
+    // A closing notice stays until its gallery's closing day has passed, or the sweep would queue it again.
+    expect(await db.selectFrom('event_notices').select(['event_id', 'kind']).execute()).toEqual([{ event_id: scienceFair, kind: 'gallery-expiring' }]);
+    const left = await db.selectFrom('outbox').select(['idempotency_key', 'state']).where('school_id', '=', school).orderBy('idempotency_key').execute();
+    expect(left.filter((row) => row.state !== 'queued' && !row.idempotency_key.startsWith('invite:'))).toEqual([]);
+    expect(left).toEqual(expect.arrayContaining([{ idempotency_key: waiting, state: 'queued' }, { idempotency_key: 'invite:retention:1', state: 'sent' }]));
+    // A longer retention keeps what is left; the pending digests still go out (a1 unsubscribed, b also by text).
+    expect(await notifier({ retentionDays: 120 }).purgeSettled()).toEqual({ digests: 0, notices: 0, messages: 0 });
+    expect(await worker.runOnce()).toEqual({ digests: 7, notices: 0, cancelled: 0, emails: 6, sms: 1 });
   });
 });

@@ -141,7 +141,7 @@ describe.each(TEST_DATABASES)('erasure reaches the bucket on $name', (target) =>
     const audit = (await h.audit('media.erased')).filter((row) => row.subject === `student:${kid}`);
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ school_id: school, actor_user_id: adminId });
-    expect(JSON.parse(audit[0]?.detail ?? '{}')).toEqual({ assets: 3, objects: 6, bytes: bytesOf(erased), events: 1, objectsToDelete: 6 });
+    expect(JSON.parse(audit[0]?.detail ?? '{}')).toEqual({ assets: 3, objects: 6, bytes: bytesOf(erased), events: 1, objectsToDelete: 6, activityRows: 0 });
     expect(JSON.stringify(await h.audit('media.erased'))).not.toContain('Tagged Kid');
     // The untagged student's photo is still there for them; erasing someone tagged nowhere touches nothing.
     const nobody = await student('Untagged Kid');

@@ -119,6 +119,45 @@ describe.each(TEST_DATABASES)('members and roles on $name', (target) => {
     expect((await send(h, 'DELETE', `${members()}/${leaver.userId}`, token.admin)).statusCode).toBe(404);
   });
 
+  it('takes a parent out of their families when their role changes: as a parent again they see and set nothing of the child', async () => {
+    const school_ = `/v1/schools/${school}`;
+    const family = (await send(h, 'POST', `${school_}/families`, token.admin, { name: 'Okafor' })).json<PublicFamily>();
+    const child = (await send(h, 'POST', `${school_}/students`, token.admin, { name: 'Ada Okafor' })).json<{ id: string }>();
+    expect((await send(h, 'POST', `${school_}/families/${family.id}/students`, token.admin, { studentId: child.id })).statusCode).toBe(200);
+    const former = await member('former@g.test', 'parent');
+    expect((await send(h, 'POST', `${school_}/families/${family.id}/members`, token.admin, { userId: former.userId })).statusCode).toBe(200);
+    const event = (await send(h, 'POST', `${school_}/events`, token.admin, { name: 'Fair', startsOn: '2026-06-12' })).json<{ id: string }>();
+    await h.db.kysely.insertInto('favourites').values({ school_id: school, event_id: event.id, asset_id: 'asset-1', family_id: family.id, created_by: former.userId, created_at: new Date().toISOString() }).execute();
+    expect((await send(h, 'GET', `${school_}/family/children`, former.token)).json<{ children: Array<{ id: string }> }>().children.map((c) => c.id)).toEqual([child.id]);
+    expect((await send(h, 'PUT', `${school_}/students/${child.id}/consent/publish`, former.token, { granted: true })).statusCode).toBe(200);
+    const before = (await send(h, 'GET', `${school_}/changes?since=0&limit=1000`, token.admin)).json<FeedPage>().next;
+
+    expect((await send(h, 'PATCH', `${members()}/${former.userId}`, token.admin, { role: 'teacher' })).statusCode).toBe(200);
+    expect((await send(h, 'GET', `${school_}/families/${family.id}`, token.admin)).json<PublicFamily>().memberUserIds).toEqual([]);
+    const audit = (await h.audit('role.change')).find((a) => a.subject === `user:${former.userId}`);
+    expect(JSON.parse(audit?.detail ?? '{}')).toEqual({ userId: former.userId, before: 'parent', after: 'teacher', familyLinksRemoved: 1 });
+    const changes = (await send(h, 'GET', `${school_}/changes?since=${before}&limit=1000`, token.admin)).json<FeedPage>().changes;
+    expect(changes).toEqual(expect.arrayContaining([expect.objectContaining({ entity: 'family', id: family.id, op: 'upsert', data: expect.objectContaining({ memberUserIds: [] }) })]));
+    // The family's favourites are the family's: they stay.
+    expect(await h.db.kysely.selectFrom('favourites').select('asset_id').where('family_id', '=', family.id).execute()).toEqual([{ asset_id: 'asset-1' }]);
+    expect((await send(h, 'PUT', `${school_}/students/${child.id}/consent/publish`, former.token, { granted: false })).statusCode).toBe(403);
+    expect((await send(h, 'GET', `${school_}/family/children`, former.token)).statusCode).toBe(403);
+
+    // Made a parent again, they are in no family until an admin links them.
+    expect((await send(h, 'PATCH', `${members()}/${former.userId}`, token.admin, { role: 'parent' })).statusCode).toBe(200);
+    expect((await send(h, 'GET', `${school_}/family/children`, former.token)).json()).toEqual({ children: [] });
+    expect((await send(h, 'GET', `${school_}/families`, former.token)).json()).toEqual({ families: [] });
+    for (const [method, path, body] of [
+      ['GET', `/students/${child.id}`, undefined],
+      ['GET', `/students/${child.id}/consent`, undefined],
+      ['PUT', `/students/${child.id}/consent/publish`, { granted: false }],
+      ['GET', `/families/${family.id}`, undefined],
+    ] as const) {
+      expect((await send(h, method, `${school_}${path}`, former.token, body)).statusCode, `${method} ${path}`).toBe(404);
+    }
+    expect((await send(h, 'GET', `${school_}/students/${child.id}/consent`, token.admin)).json()).toMatchObject({ publish: { granted: true } });
+  });
+
   it('keeps the sessions of a member removed from one of two schools', async () => {
     const both = await member('both@g.test', 'teacher', [school, otherSchool]);
     const session = await h.signIn('both@g.test');

@@ -209,6 +209,100 @@ describe.each(TEST_DATABASES)('people, consent and the change feed on $name', (t
     expect((await send(h, 'POST', url('/roster'), token.teacher, { rows })).statusCode).toBe(403);
   });
 
+  it('keeps one student when a library and the roster file both send the same child, and answers each key with that student', async () => {
+    const since = await head();
+    // A photographer's library pushes its people first…
+    const pushed = await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Mia Sørensen', class: '2B', remoteRef: 'lib-a:7' }] });
+    expect(pushed).toMatchObject({ created: 1, matched: 0, ambiguous: [] });
+    const mia = pushed.students[0]?.id ?? '';
+    // …then the admin's file names her again, spelled its own way, with her family and consent.
+    const csvRow = { name: 'mia  SØRENSEN', class: '2b', remoteRef: 'csv:mia sørensen|2b', familyEmail: 'sorensen@home.test', consent: { publish: true } };
+    const fromCsv = await ok<RosterResult>('POST', '/roster', { rows: [csvRow] });
+    expect(fromCsv).toMatchObject({ created: 0, updated: 1, matched: 1, unchanged: 0, ambiguous: [], students: [{ remoteRef: csvRow.remoteRef, id: mia }] });
+    const named = (await ok<{ students: PublicStudent[] }>('GET', '/students')).students.filter((s) => s.name.toLowerCase().includes('sørensen'));
+    // One student, named and classed as the library first sent her (no class "2b" made beside "2B").
+    expect(named).toEqual([expect.objectContaining({ id: mia, name: 'Mia Sørensen', className: '2B', remoteRef: 'lib-a:7', familyIds: [expect.any(String)] })]);
+    expect((await ok<{ classes: Array<{ name: string }> }>('GET', '/classes')).classes.map((c) => c.name)).not.toContain('2b');
+    expect(await ok('GET', `/students/${mia}/consent`)).toMatchObject({ publish: { granted: true, setBy: adminId } });
+    // Each key keeps answering with her, and importing either again changes nothing.
+    const afterMatch = await head();
+    expect(await ok<RosterResult>('POST', '/roster', { rows: [csvRow] })).toMatchObject({ created: 0, updated: 0, unchanged: 1, matched: 0, students: [{ id: mia }] });
+    expect(await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Mia Sørensen', class: '2B', remoteRef: 'lib-a:7' }] })).toMatchObject({ unchanged: 1, students: [{ id: mia }] });
+    expect(await head()).toBe(afterMatch);
+    // Desktops were told of one student, never of a second.
+    expect(new Set((await feed(since)).changes.filter((ch) => ch.entity === 'student').map((ch) => ch.id))).toEqual(new Set([mia]));
+    // Another key of hers is hers: no other student may take it.
+    expect((await send(h, 'POST', url('/students'), token.admin, { name: 'Someone', remoteRef: csvRow.remoteRef })).statusCode).toBe(409);
+
+    // The same library naming a second child of that name and class: its own key says it is someone else.
+    const twin = await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Mia Sørensen', class: '2B', remoteRef: 'lib-a:8' }] });
+    expect(twin).toMatchObject({ created: 1, matched: 0 });
+    const twinId = twin.students[0]?.id ?? '';
+    expect(twinId).not.toBe(mia);
+    // A third source with that name and class fits both: nothing is made or linked, and the row is reported.
+    const beforeAmbiguous = await head();
+    const ambiguous = await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Mia Sørensen', class: '2B', remoteRef: 'lib-b:1', consent: { yearbook: true } }] });
+    expect(ambiguous).toEqual({ created: 0, updated: 0, unchanged: 0, matched: 0, students: [], ambiguous: [{ remoteRef: 'lib-b:1', studentIds: [mia, twinId].sort() }] });
+    expect(await head()).toBe(beforeAmbiguous);
+    for (const id of [mia, twinId]) expect(await ok('GET', `/students/${id}/consent`)).toMatchObject({ yearbook: { granted: false } });
+    const audit = (await h.audit('roster.import')).at(-1);
+    expect(JSON.parse(audit?.detail ?? '{}')).toMatchObject({ created: [], matched: [], ambiguous: 1 });
+    // The trail keeps ids and counts: a roster key holds a name.
+    expect(JSON.stringify(await h.audit('roster.import'))).not.toMatch(/sørensen/i);
+
+    // Erasure takes every key with the student: the file's key names her.
+    await ok('DELETE', `/students/${mia}`, undefined, token.admin, 204);
+    expect(await h.db.kysely.selectFrom('student_refs').selectAll().where('student_id', '=', mia).execute()).toEqual([]);
+    expect(await h.db.kysely.selectFrom('student_refs').selectAll().where('remote_ref', '=', csvRow.remoteRef).execute()).toEqual([]);
+  });
+
+  it('matches a new key only to a live student of the same name and class, never to one of another school', async () => {
+    const elsewhere = await send(h, 'POST', url('/roster', otherSchool), token.otherAdmin, { rows: [{ name: 'Noor Haddad', class: '1A', remoteRef: 'lib-r:1' }] });
+    expect(elsewhere.statusCode).toBe(200);
+    const here = await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Noor Haddad', class: '1A', remoteRef: 'csv:noor haddad|1a' }] });
+    expect(here).toMatchObject({ created: 1, matched: 0 });
+    expect(here.students[0]?.id).not.toBe(elsewhere.json<RosterResult>().students[0]?.id);
+    // Another class is another child; no class matches no class only.
+    expect(await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Noor Haddad', class: '1B', remoteRef: 'lib-x:1' }] })).toMatchObject({ created: 1, matched: 0 });
+    expect(await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Noor Haddad', class: null, remoteRef: 'lib-x:2' }] })).toMatchObject({ created: 1, matched: 0 });
+    // A student the admin added by hand (no key yet) takes the first key that names them.
+    const byHand = await student('Omar Aziz');
+    expect(await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Omar Aziz', class: null, remoteRef: 'lib-x:3' }] })).toMatchObject({ matched: 1, students: [{ id: byHand.id }] });
+    // An erased student is matched by nothing.
+    await ok('DELETE', `/students/${byHand.id}`, undefined, token.admin, 204);
+    const fresh = await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'Omar Aziz', class: null, remoteRef: 'csv:omar aziz|' }] });
+    expect(fresh).toMatchObject({ created: 1, matched: 0 });
+    expect(fresh.students[0]?.id).not.toBe(byHand.id);
+  });
+
+  it('lists every student’s consent for admins, a bounded page at a time', async () => {
+    const kids = await Promise.all(['Page A', 'Page B', 'Page C'].map((name) => student(name)));
+    await ok('PUT', `/students/${kids[1]?.id}/consent/publish`, { granted: true });
+    const all: PublicConsent[] = [];
+    let after: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = after === null ? '?limit=2' : `?limit=2&after=${after}`;
+      const page: { consents: PublicConsent[]; next: string | null } = await ok('GET', `/consents${query}`);
+      expect(page.consents.length).toBeLessThanOrEqual(2);
+      all.push(...page.consents);
+      after = page.next;
+      pages += 1;
+    } while (after !== null && pages < 1000);
+    const ids = all.map((c) => c.studentId);
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids).size).toBe(ids.length);
+    const live = (await ok<{ students: PublicStudent[] }>('GET', '/students')).students.map((s) => s.id);
+    expect([...ids].sort()).toEqual([...live].sort());
+    for (const kid of kids) expect(all.find((c) => c.studentId === kid.id)).toEqual(await ok('GET', `/students/${kid.id}/consent`));
+    // One request carries a whole school of ordinary size; more than a page's worth is refused.
+    expect((await ok<{ consents: unknown[]; next: string | null }>('GET', '/consents')).next).toBeNull();
+    expect((await send(h, 'GET', url('/consents?limit=1001'), token.admin)).statusCode).toBe(400);
+    for (const as of [token.teacher, token.parent, token.student]) expect((await send(h, 'GET', url('/consents'), as)).statusCode).toBe(403);
+    for (const as of [token.otherAdmin, token.outsider]) expect((await send(h, 'GET', url('/consents'), as)).statusCode).toBe(404);
+    expect(JSON.stringify((await send(h, 'GET', url('/consents', otherSchool), token.otherAdmin)).json())).not.toContain(kids[0]?.id ?? '-');
+  });
+
   it('shows a parent only their own children, and lets them set consent only for those', async () => {
     const mine = await student('My Child');
     const theirs = await student('Their Child');
@@ -353,7 +447,7 @@ describe.each(TEST_DATABASES)('people, consent and the change feed on $name', (t
     );
     const audit = (await h.audit('family.erased')).find((row) => row.subject === `family:${family.id}`);
     expect(audit).toMatchObject({ school_id: school, actor_user_id: adminId });
-    expect(JSON.parse(audit?.detail ?? '{}')).toEqual({ studentsErased: 2, studentsKept: 0, membershipsRemoved: 2, accountsDeleted: 1 });
+    expect(JSON.parse(audit?.detail ?? '{}')).toEqual({ studentsErased: 2, studentsKept: 0, membershipsRemoved: 2, accountsDeleted: 1, activityRows: 0 });
     const trail = JSON.stringify([...(await h.audit('family.erased')), ...(await h.audit('student.erased'))]);
     for (const personal of ['Fortescue', 'fortescue@home.test', 'Fiona', 'leaver@g.test']) expect(trail).not.toContain(personal);
     expect((await ok<RosterResult>('POST', '/roster', { rows: [{ name: 'New Fiona', class: null, remoteRef: 'family-erase-1' }] })).created).toBe(1);
@@ -372,6 +466,7 @@ describe.each(TEST_DATABASES)('people, consent and the change feed on $name', (t
       ['PATCH', `/students/${ours.id}`, { name: 'Z' }],
       ['DELETE', `/students/${ours.id}`],
       ['GET', `/students/${ours.id}/consent`],
+      ['GET', '/consents'],
       ['PUT', `/students/${ours.id}/consent/publish`, { granted: true }],
       ['POST', '/roster', { rows: [] }],
       ['GET', '/families'],

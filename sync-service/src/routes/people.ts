@@ -56,6 +56,13 @@ const FeedQuery = z.strictObject({
   limit: Count.pipe(z.number().min(1, 'must be at least 1').max(MAX_FEED_LIMIT, `must be at most ${MAX_FEED_LIMIT}`)).default(500),
 });
 
+/** The most consent records one page of `GET /consents` carries. */
+export const MAX_CONSENT_PAGE = 1000;
+const ConsentListQuery = z.strictObject({
+  after: Id.optional(),
+  limit: Count.pipe(z.number().min(1, 'must be at least 1').max(MAX_CONSENT_PAGE, `must be at most ${MAX_CONSENT_PAGE}`)).default(MAX_CONSENT_PAGE),
+});
+
 const SchoolParams = z.object({ schoolId: Id });
 const StudentParams = SchoolParams.extend({ studentId: Id });
 const FamilyParams = SchoolParams.extend({ familyId: Id });
@@ -131,6 +138,17 @@ export function peopleRoutes(app: FastifyInstance, deps: { db: Kysely<Database>;
   }), async (request) => {
     const { schoolId } = parse(SchoolParams, request.params, 'path');
     return { children: await people.familyChildren(await caller(request, schoolId)) };
+  });
+  app.get(`${base}/consents`, doc({
+    summary: `Every student's consent, a page of at most ${MAX_CONSENT_PAGE} in student-id order; \`next\` is the \`after\` of the next page, null at the end (admins)`,
+    params: SchoolParams,
+    query: ConsentListQuery,
+    errors: ['forbidden'],
+  }), async (request) => {
+    const { schoolId } = parse(SchoolParams, request.params, 'path');
+    const who = await caller(request, schoolId);
+    const { after, limit } = parse(ConsentListQuery, request.query, 'query');
+    return people.listConsents(who, after ?? null, limit);
   });
   app.get(`${base}/students/:studentId/consent`, doc({
     summary: "A student's consent per purpose, with who set it and when",

@@ -19,7 +19,7 @@ import type { Database, EventRow, EventState, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
 import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import { recordChange } from './changes.ts';
-import { queueEventNotice, queueOpeningDigests } from '../notify/notify-queue.ts';
+import { queueEventNotice, queueOpeningDigests, recipientsBeforeUpdate, type RecipientsBefore } from '../notify/notify-queue.ts';
 
 type Reader = Kysely<Database> | Transaction<Database>;
 
@@ -330,11 +330,14 @@ export class EventService {
       await queueEventNotice(trx, { before: current, after: row });
       // The version matched and the row is now locked, so `current` still says what the audience was.
       let audit: { before: EventAudience; after: EventAudience } | undefined;
+      // Who could see it before a new audience: the parents it widens to get the opening digest.
+      let seenBefore: RecipientsBefore;
       if (audience !== undefined) {
         audit = { before: (await audiencesOf(trx, caller.schoolId, [current])).get(eventId) ?? { scope: 'school' }, after: audience };
+        seenBefore = await recipientsBeforeUpdate(trx, current);
         await writeAudience(trx, caller.schoolId, eventId, audience);
       }
-      await queueOpeningDigests(trx, { before: current, after: row });
+      await queueOpeningDigests(trx, { before: current, after: row, seenBefore });
       await recordAudit(trx, {
         action: 'event.update',
         subject: `event:${eventId}`,

@@ -2,13 +2,15 @@
  * An erased student's published media: every asset tagged with them goes, all its variants, in the
  * erasure's own transaction (the gallery stops showing them at the commit), the school's usage drops by
  * their size, and their objects are queued for deletion from the bucket once the erasure commits
- * (see `object-deletions.ts`). Registered as a {@link StudentErasedHook} on the people service.
+ * (see `object-deletions.ts`); the gallery analytics of those assets go with them. Registered as a
+ * {@link StudentErasedHook} on the people service.
  *
  * Only the erasure deletes objects on the server's side. A new manifest that leaves assets out deletes
  * nothing: the desktop owns its uploads and removes what it no longer publishes itself.
  */
 import { sql, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
+import { eraseAssetActivity } from '../analytics/activity.repo.ts';
 import type { Database } from '../db/schema.ts';
 import { enqueueObjectDeletions } from './object-deletions.ts';
 import type { ErasedStudent, StudentErasedHook } from './people.ts';
@@ -21,6 +23,8 @@ export interface ErasedMedia {
   assets: number;
   objects: number;
   bytes: number;
+  /** Gallery analytics rows (views and downloads) of those assets. */
+  activityRows: number;
 }
 
 function taggedWith(people: string, studentId: string): boolean {
@@ -56,7 +60,7 @@ export async function eraseStudentMedia(trx: Transaction<Database>, erased: Eras
     assets.add(row.asset_id);
     assetsByEvent.set(row.event_id, assets);
   }
-  const result: ErasedMedia = { assets: 0, objects: 0, bytes: 0 };
+  const result: ErasedMedia = { assets: 0, objects: 0, bytes: 0, activityRows: 0 };
   if (assetsByEvent.size === 0) return result;
 
   const keys = new Set<string>();
@@ -64,6 +68,7 @@ export async function eraseStudentMedia(trx: Transaction<Database>, erased: Eras
     for (const ids of chunks([...assets])) {
       const rows = await trx.selectFrom('media').select(['object_key', 'size']).where('event_id', '=', eventId).where('asset_id', 'in', ids).execute();
       await trx.deleteFrom('media').where('event_id', '=', eventId).where('asset_id', 'in', ids).execute();
+      result.activityRows += await eraseAssetActivity(trx, schoolId, eventId, ids);
       for (const row of rows) {
         keys.add(row.object_key);
         result.bytes += Number(row.size);
@@ -91,7 +96,7 @@ export async function eraseStudentMedia(trx: Transaction<Database>, erased: Eras
     subject: `student:${studentId}`,
     schoolId,
     actorUserId: erased.actorUserId,
-    detail: { assets: result.assets, objects: result.objects, bytes: result.bytes, events: assetsByEvent.size, objectsToDelete: doomed.length },
+    detail: { assets: result.assets, objects: result.objects, bytes: result.bytes, events: assetsByEvent.size, objectsToDelete: doomed.length, activityRows: result.activityRows },
   });
   return result;
 }

@@ -4,6 +4,12 @@
  * (id, name, role: who changed what); parents and students are told there is nothing here (404), as
  * for the feed.
  *
+ * Family links are a parent's only: a member whose role changes from parent to another one leaves
+ * this school's families as a removed member does (audited in `role.change` as `familyLinksRemoved`);
+ * made a parent again, they are linked anew by an admin, an invitation or an access code. The
+ * families' favourites stay (they are the family's, whoever marked them), and so does the record of
+ * invitations already accepted; a pending invitation cannot name a member (inviting one is a 409).
+ *
  * Removing access: the membership goes, with the user's links to this school's families, and because
  * every school route reads the role from the database on each request, the user's next request to the
  * school is a 404 even with a still-valid access token. Refresh tokens belong to the user, not to a
@@ -85,14 +91,19 @@ export class MemberService {
       if (current.role === role) return current;
       if (current.role === 'admin') await this.keepAnAdmin(trx, caller, userId, 'demote');
       await trx.updateTable('memberships').set({ role }).where('user_id', '=', userId).where('school_id', '=', caller.schoolId).execute();
+      // Only parents belong to families: a parent given another role leaves theirs here.
+      const families = current.role === 'parent' ? await this.unlinkFamilies(trx, caller.schoolId, userId) : [];
       await recordAudit(trx, {
         action: 'role.change',
         subject: `user:${userId}`,
         schoolId: caller.schoolId,
         actorUserId: caller.userId,
-        detail: { userId, before: current.role, after: role },
+        detail: { userId, before: current.role, after: role, ...(current.role === 'parent' ? { familyLinksRemoved: families.length } : {}) },
       });
-      await recordChanges(trx, [{ schoolId: caller.schoolId, entity: 'membership', entityId: userId, op: 'upsert' }]);
+      await recordChanges(trx, [
+        { schoolId: caller.schoolId, entity: 'membership', entityId: userId, op: 'upsert' },
+        ...families.map((id): ChangeEntry => ({ schoolId: caller.schoolId, entity: 'family', entityId: id, op: 'upsert' })),
+      ]);
       return { ...current, role };
     });
   }
@@ -110,20 +121,8 @@ export class MemberService {
       await lockChangeFeed(trx, caller.schoolId);
       const current = await this.member(trx, caller.schoolId, userId);
       if (current.role === 'admin') await this.keepAnAdmin(trx, caller, userId, 'remove');
-      const families = (
-        await trx
-          .selectFrom('family_members')
-          .innerJoin('families', 'families.id', 'family_members.family_id')
-          .select('family_members.family_id')
-          .where('family_members.user_id', '=', userId)
-          .where('families.school_id', '=', caller.schoolId)
-          .execute()
-      ).map((r) => r.family_id);
+      const families = await this.unlinkFamilies(trx, caller.schoolId, userId);
       const now = new Date().toISOString();
-      if (families.length > 0) {
-        await trx.deleteFrom('family_members').where('user_id', '=', userId).where('family_id', 'in', families).execute();
-        await trx.updateTable('families').set({ updated_at: now }).where('id', 'in', families).execute();
-      }
       await trx.deleteFrom('memberships').where('user_id', '=', userId).where('school_id', '=', caller.schoolId).execute();
       let sessionsEnded = 0;
       if (elsewhere === undefined) {
@@ -142,6 +141,27 @@ export class MemberService {
         ...families.map((id): ChangeEntry => ({ schoolId: caller.schoolId, entity: 'family', entityId: id, op: 'upsert' })),
       ]);
     });
+  }
+
+  /**
+   * Takes `userId` out of every family of this school and returns those families (touched, for the
+   * feed). The families keep their favourites: they are the family's, not the parent's.
+   */
+  private async unlinkFamilies(trx: Transaction<Database>, schoolId: string, userId: string): Promise<string[]> {
+    const families = (
+      await trx
+        .selectFrom('family_members')
+        .innerJoin('families', 'families.id', 'family_members.family_id')
+        .select('family_members.family_id')
+        .where('family_members.user_id', '=', userId)
+        .where('families.school_id', '=', schoolId)
+        .execute()
+    ).map((r) => r.family_id);
+    if (families.length > 0) {
+      await trx.deleteFrom('family_members').where('user_id', '=', userId).where('family_id', 'in', families).execute();
+      await trx.updateTable('families').set({ updated_at: new Date().toISOString() }).where('id', 'in', families).execute();
+    }
+    return families;
   }
 
   /** 409 when `userId` is the school's only admin. */

@@ -8,8 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { eraseFamilyActivity } from '../analytics/activity.repo.ts';
 import { recordAudit } from '../audit.ts';
-import { CONSENT_PURPOSES, type ConsentPurpose, type Database, type FamilyRow, type StudentRow } from '../db/schema.ts';
+import { CONSENT_PURPOSES, type ConsentPurpose, type Database, type FamilyRow } from '../db/schema.ts';
 import { asService } from '../db/tenant-scope.ts';
 import { ApiError } from '../errors.ts';
 import { STAFF_ROLES } from './access.ts';
@@ -85,9 +86,15 @@ export interface RosterRow {
 
 export interface RosterResult {
   created: number;
+  /** Rows that changed a student, matched ones included. */
   updated: number;
   unchanged: number;
+  /** Rows with a new roster key that were matched to a student the school already had (see {@link PeopleService.importRoster}). */
+  matched: number;
+  /** Each row's roster key and the student it stands for; an ambiguous row is not here. */
   students: Array<{ remoteRef: string; id: string }>;
+  /** Rows with a new key whose name and class fit several students: nothing was written for them. */
+  ambiguous: Array<{ remoteRef: string; studentIds: string[] }>;
 }
 
 /** What an erasure hook is told. */
@@ -107,6 +114,34 @@ export type StudentErasedHook = (trx: Transaction<Database>, erased: ErasedStude
 const NO_SUCH_STUDENT = 'No such student in this school.';
 const NO_SUCH_FAMILY = 'No such family in this school.';
 const NOT_VISIBLE = 'No such resource in this school, or you cannot see it.';
+
+/** A name or class as roster matching compares it: case, accents' encoding and runs of spaces aside. */
+function rosterKeyPart(text: string | null): string {
+  return (text ?? '').normalize('NFC').trim().toLowerCase().replace(/\s+/g, ' ');
+}
+
+/** Who issued a roster key: what precedes its first colon (`csv`, a library's id), or the whole key. */
+function rosterSource(remoteRef: string): string {
+  const colon = remoteRef.indexOf(':');
+  return colon < 0 ? remoteRef : remoteRef.slice(0, colon);
+}
+
+/** A student's name and class as one matching key. */
+function rosterKey(name: string, className: string | null): string {
+  return `${rosterKeyPart(name)}\u0000${rosterKeyPart(className)}`;
+}
+
+/** A live student as the roster import matches them. */
+interface RosterStudent {
+  id: string;
+  name: string;
+  classId: string | null;
+  className: string | null;
+  /** The key in `students.remote_ref`, or null. */
+  primaryRef: string | null;
+  /** Every key of the student: the primary one and those in `student_refs`. */
+  refs: string[];
+}
 
 function isStaff(caller: Caller): boolean {
   return STAFF_ROLES.includes(caller.role);
@@ -307,6 +342,8 @@ export class PeopleService {
       await this.visibleStudent(trx, caller, studentId);
       if (changes.classId !== undefined) await this.checkClass(trx, caller.schoolId, changes.classId);
       if (changes.remoteRef !== undefined) await this.checkRemoteRef(trx, caller.schoolId, changes.remoteRef, studentId);
+      // A further key of this student that becomes its primary one is kept once, in `students`.
+      if (changes.remoteRef != null) await trx.deleteFrom('student_refs').where('school_id', '=', caller.schoolId).where('remote_ref', '=', changes.remoteRef).execute();
       await trx
         .updateTable('students')
         .set({
@@ -373,6 +410,7 @@ export class PeopleService {
 
       await trx.deleteFrom('family_students').where('family_id', '=', familyId).execute();
       await trx.deleteFrom('family_members').where('family_id', '=', familyId).execute();
+      const activityRows = await eraseFamilyActivity(trx, school, familyId);
       await trx.deleteFrom('families').where('id', '=', familyId).where('school_id', '=', school).execute();
       let erased = 0;
       for (const studentId of children) {
@@ -421,7 +459,7 @@ export class PeopleService {
         subject: `family:${familyId}`,
         schoolId: school,
         actorUserId: caller.userId,
-        detail: { studentsErased: erased, studentsKept: shared.size, membershipsRemoved: removedIds.length, accountsDeleted },
+        detail: { studentsErased: erased, studentsKept: shared.size, membershipsRemoved: removedIds.length, accountsDeleted, activityRows },
       });
       await recordChanges(trx, changes);
     });
@@ -435,6 +473,8 @@ export class PeopleService {
       .filter((id) => !gone.includes(id));
     const consents = await trx.deleteFrom('consents').where('student_id', '=', studentId).executeTakeFirst();
     await trx.deleteFrom('family_students').where('student_id', '=', studentId).execute();
+    // A roster file's key is the child's name and class: personal data like the name itself.
+    await trx.deleteFrom('student_refs').where('student_id', '=', studentId).where('school_id', '=', caller.schoolId).execute();
     const now = new Date().toISOString();
     await trx
       .updateTable('students')
@@ -475,6 +515,14 @@ export class PeopleService {
    * Bulk upsert keyed by `remoteRef` (idempotent: importing the same roster twice changes nothing the
    * second time). Classes are found or created by name, families by e-mail; consent is set only for
    * the purposes a row names, and only when it differs.
+   *
+   * One child, one student: a photographer's library and the admin's roster file each name a child by
+   * their own key. A row whose key the school does not know yet is matched to a live student of the
+   * same name and class (compared by {@link rosterKeyPart}), leaving out students who already have
+   * another key from the same source (the row's source calls them someone else). Exactly one such
+   * student: the row's key becomes one more key of that student (`student_refs`), and the row updates
+   * them. None: a new student. Several: the row is ambiguous and nothing is written for it; it comes
+   * back in `ambiguous` with the candidates, for the admin to settle (rename one of them, or give one the key with a PATCH).
    */
   async importRoster(caller: Caller, rows: RosterRow[]): Promise<RosterResult> {
     requireAdmin(caller, 'import rosters');
@@ -488,49 +536,73 @@ export class PeopleService {
       await lockChangeFeed(trx, school);
       const now = new Date().toISOString();
       const changes: ChangeEntry[] = [];
-      const result: RosterResult = { created: 0, updated: 0, unchanged: 0, students: [] };
+      const result: RosterResult = { created: 0, updated: 0, unchanged: 0, matched: 0, students: [], ambiguous: [] };
       const createdIds: string[] = [];
       const updatedIds: string[] = [];
+      const matchedIds: string[] = [];
 
       const classIds = new Map((await trx.selectFrom('classes').select(['id', 'name']).where('school_id', '=', school).execute()).map((c) => [c.name, c.id]));
       const familyIds = new Map(
         (await trx.selectFrom('families').select(['id', 'email']).where('school_id', '=', school).where('email', 'is not', null).execute()).map((f) => [f.email ?? '', f.id]),
       );
-      const existing = new Map<string, StudentRow>();
-      const refList = [...refs];
-      for (let i = 0; i < refList.length; i += 500) {
-        const chunk = refList.slice(i, i + 500);
-        for (const s of await trx.selectFrom('students').selectAll().where('school_id', '=', school).where('remote_ref', 'in', chunk).execute()) {
-          existing.set(s.remote_ref ?? '', s);
+      const roster = await this.rosterStudents(trx, school);
+      const resolveClass = async (name: string | null): Promise<string | null> => {
+        if (name === null) return null;
+        let classId = classIds.get(name);
+        if (classId === undefined) {
+          classId = await this.insertClass(trx, caller, name);
+          classIds.set(name, classId);
         }
-      }
+        return classId;
+      };
 
       for (const row of rows) {
-        let classId: string | null = null;
-        if (row.class !== null) {
-          classId = classIds.get(row.class) ?? null;
-          if (classId === null) {
-            classId = await this.insertClass(trx, caller, row.class);
-            classIds.set(row.class, classId);
+        let current = roster.byRef.get(row.remoteRef);
+        let matched = false;
+        if (current === undefined) {
+          const source = rosterSource(row.remoteRef);
+          const candidates = (roster.byKey.get(rosterKey(row.name, row.class)) ?? []).filter((s) => !s.refs.some((ref) => rosterSource(ref) === source));
+          if (candidates.length > 1) {
+            result.ambiguous.push({ remoteRef: row.remoteRef, studentIds: candidates.map((s) => s.id).sort() });
+            continue;
+          }
+          current = candidates[0];
+          if (current !== undefined) {
+            await trx.insertInto('student_refs').values({ school_id: school, remote_ref: row.remoteRef, student_id: current.id, created_at: now }).execute();
+            current.refs.push(row.remoteRef);
+            roster.byRef.set(row.remoteRef, current);
+            matched = true;
           }
         }
-        const current = existing.get(row.remoteRef);
         let studentId: string;
-        let touched = false;
+        let touched = matched;
+        const isNew = current === undefined;
         if (current === undefined) {
+          const classId = await resolveClass(row.class);
           studentId = randomUUID();
           await trx
             .insertInto('students')
             .values({ id: studentId, school_id: school, name: row.name, class_id: classId, remote_ref: row.remoteRef, created_at: now, updated_at: now, deleted_at: null })
             .execute();
+          roster.add({ id: studentId, name: row.name, classId, className: row.class, primaryRef: row.remoteRef, refs: [row.remoteRef] });
           createdIds.push(studentId);
           result.created += 1;
           touched = true;
         } else {
           studentId = current.id;
-          if (current.name !== row.name || current.class_id !== classId) {
+          // The source that first named the student keeps the exact spelling it sends; another source
+          // changes it only when it names someone else (so two spellings of one name do not flap).
+          const differs =
+            current.primaryRef === row.remoteRef
+              ? current.name !== row.name || current.className !== row.class
+              : rosterKey(current.name, current.className) !== rosterKey(row.name, row.class);
+          if (differs) {
+            const classId = await resolveClass(row.class);
             await trx.updateTable('students').set({ name: row.name, class_id: classId, updated_at: now }).where('id', '=', studentId).execute();
+            roster.move(current, row.name, classId, row.class);
             touched = true;
+          } else if (matched) {
+            await trx.updateTable('students').set({ updated_at: now }).where('id', '=', studentId).execute();
           }
         }
 
@@ -559,7 +631,11 @@ export class PeopleService {
         }
 
         if (touched) changes.push({ schoolId: school, entity: 'student', entityId: studentId, op: 'upsert' });
-        if (current !== undefined) {
+        if (matched) {
+          result.matched += 1;
+          matchedIds.push(studentId);
+        }
+        if (!isNew) {
           if (touched) {
             result.updated += 1;
             updatedIds.push(studentId);
@@ -573,11 +649,53 @@ export class PeopleService {
         subject: `school:${school}`,
         schoolId: school,
         actorUserId: caller.userId,
-        detail: { created: createdIds, updated: updatedIds, unchanged: result.unchanged },
+        // Ids and counts only: a roster key can hold a child's name.
+        detail: { created: createdIds, updated: updatedIds, matched: matchedIds, unchanged: result.unchanged, ambiguous: result.ambiguous.length },
       });
       await recordChanges(trx, changes);
       return result;
     });
+  }
+
+  /** The school's live students with every roster key, by key and by name and class (see {@link importRoster}). */
+  private async rosterStudents(trx: Transaction<Database>, school: string) {
+    const rows = await trx
+      .selectFrom('students')
+      .leftJoin('classes', 'classes.id', 'students.class_id')
+      .select(['students.id', 'students.name', 'students.class_id', 'students.remote_ref', 'classes.name as class_name'])
+      .where('students.school_id', '=', school)
+      .where('students.deleted_at', 'is', null)
+      .execute();
+    const aliases = groupBy((await trx.selectFrom('student_refs').select(['student_id', 'remote_ref']).where('school_id', '=', school).execute()).map((r) => [r.student_id, r.remote_ref]));
+    const byRef = new Map<string, RosterStudent>();
+    const byKey = new Map<string, RosterStudent[]>();
+    const index = (student: RosterStudent) => {
+      const key = rosterKey(student.name, student.className);
+      const list = byKey.get(key);
+      if (list === undefined) byKey.set(key, [student]);
+      else list.push(student);
+    };
+    const add = (student: RosterStudent) => {
+      for (const ref of student.refs) byRef.set(ref, student);
+      index(student);
+    };
+    for (const r of rows) {
+      add({
+        id: r.id,
+        name: r.name ?? '',
+        classId: r.class_id,
+        className: r.class_name,
+        primaryRef: r.remote_ref,
+        refs: [...(r.remote_ref === null ? [] : [r.remote_ref]), ...(aliases.get(r.id) ?? [])],
+      });
+    }
+    const move = (student: RosterStudent, name: string, classId: string | null, className: string | null) => {
+      const old = byKey.get(rosterKey(student.name, student.className));
+      if (old !== undefined) old.splice(old.indexOf(student), 1);
+      Object.assign(student, { name, classId, className });
+      index(student);
+    };
+    return { byRef, byKey, add, move };
   }
 
   // ---- Families ----
@@ -692,6 +810,21 @@ export class PeopleService {
     });
   }
 
+  /**
+   * Admins: the consent of every live student, a page at a time in student-id order after `after`
+   * (the admin's People screen reads a school's in one or a few requests, not one per student).
+   * Anyone else is refused before anything is read (403).
+   */
+  async listConsents(caller: Caller, after: string | null, limit: number): Promise<{ consents: PublicConsent[]; next: string | null }> {
+    requireAdmin(caller, 'list every student’s consent');
+    let query = this.db.selectFrom('students').select('id').where('school_id', '=', caller.schoolId).where('deleted_at', 'is', null);
+    if (after !== null) query = query.where('id', '>', after);
+    const ids = (await query.orderBy('id').limit(limit + 1).execute()).map((r) => r.id);
+    const page = ids.slice(0, limit);
+    const loaded = await loadConsents(this.db, caller.schoolId, page);
+    return { consents: page.flatMap((id) => loaded.get(id) ?? []), next: ids.length > limit ? (page.at(-1) ?? null) : null };
+  }
+
   async getConsent(caller: Caller, studentId: string): Promise<PublicConsent> {
     await this.visibleStudent(this.db, caller, studentId);
     return this.loadConsent(this.db, caller.schoolId, studentId);
@@ -783,7 +916,9 @@ export class PeopleService {
 
   private async checkRemoteRef(db: Reader, schoolId: string, remoteRef: string | null, self: string | undefined): Promise<void> {
     if (remoteRef === null) return;
-    const twin = await db.selectFrom('students').select('id').where('school_id', '=', schoolId).where('remote_ref', '=', remoteRef).executeTakeFirst();
+    const twin =
+      (await db.selectFrom('students').select('id').where('school_id', '=', schoolId).where('remote_ref', '=', remoteRef).executeTakeFirst()) ??
+      (await db.selectFrom('student_refs').select('student_id as id').where('school_id', '=', schoolId).where('remote_ref', '=', remoteRef).executeTakeFirst());
     if (twin !== undefined && twin.id !== self) throw new ApiError('conflict', `Another student already has remoteRef "${remoteRef}".`, { id: twin.id });
   }
 

@@ -34,4 +34,17 @@ describe('RosterImport', () => {
     expect((await screen.findByRole('status')).textContent).toBe('Roster imported: 2 students added, 0 updated, 0 unchanged.');
     expect(fake.inputsOf('admin:people')).toEqual([{}]);
   });
+
+  it('lists the lines that fit several students once sent, without saying nothing was imported', async () => {
+    const message = '2 students of the school have this name and class, so this line was applied to none of them.';
+    fake.answer('admin:importRoster', { sent: true, rows: 2, created: 1, updated: 0, unchanged: 0, errors: [], ambiguous: [{ line: 3, message }] });
+    render(<RosterImport />);
+    fireEvent.change(screen.getByLabelText(/Roster CSV/), { target: { files: [new File([CSV], 'roster.csv')] } });
+    fireEvent.click(screen.getByRole('button', { name: 'Import roster' }));
+    expect((await screen.findByRole('status')).textContent).toBe('Roster imported: 1 student added, 0 updated, 0 unchanged.');
+    const alert = screen.getByRole('alert');
+    expect(alert.textContent).toContain('1 line could not be matched to one student');
+    expect(alert.textContent).not.toContain('Nothing was imported');
+    expect(within(alert).getByRole('listitem').textContent).toBe(`Line 3: ${message}`);
+  });
 });

@@ -31,20 +31,30 @@ export function RosterImport(): React.JSX.Element {
           Roster imported: {plural(roster.created, 'student')} added, {roster.updated} updated, {roster.unchanged} unchanged.
         </p>
       ) : null}
+      {roster?.sent && roster.ambiguous && roster.ambiguous.length > 0 ? (
+        <LineNotes title={`${plural(roster.ambiguous.length, 'line')} could not be matched to one student:`} lines={roster.ambiguous} />
+      ) : null}
       {roster && roster.errors.length > 0 ? (
-        <div className="error-note" role="alert">
-          <p>
-            <strong>Nothing was imported: {plural(roster.errors.length, 'line')} of the file need fixing.</strong>
-          </p>
-          <ul className="line-errors">
-            {roster.errors.map((error) => (
-              <li key={error.line}>
-                Line {error.line}: {error.message}
-              </li>
-            ))}
-          </ul>
-        </div>
+        <LineNotes title={`Nothing was imported: ${plural(roster.errors.length, 'line')} of the file need fixing.`} lines={roster.errors} />
       ) : null}
     </form>
+  );
+}
+
+/** A note naming lines of the file, each with what the app has to say about it. */
+function LineNotes({ title, lines }: { title: string; lines: ReadonlyArray<{ line: number; message: string }> }) {
+  return (
+    <div className="error-note" role="alert">
+      <p>
+        <strong>{title}</strong>
+      </p>
+      <ul className="line-errors">
+        {lines.map((line) => (
+          <li key={line.line}>
+            Line {line.line}: {line.message}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
