@@ -647,6 +647,20 @@ export const MIGRATIONS: Record<string, Migration> = {
       await enableTenantRowSecurity(db, 'student_refs');
     },
   },
+  '0016_media_versions': {
+    async up(db: Kysely<unknown>) {
+      // A counter per event, bumped in the same transaction as every change to the event's media rows
+      // (a publish, an erasure): the gallery listing keeps a prepared copy of an event's media and reads
+      // this one row per request to know whether that copy is still the event's, on every instance.
+      await db.schema
+        .createTable('media_versions')
+        .addColumn('event_id', 'text', (c) => c.primaryKey().references('events.id').onDelete('cascade'))
+        .addColumn('school_id', 'text', (c) => c.notNull().references('schools.id').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .execute();
+      await enableTenantRowSecurity(db, 'media_versions');
+    },
+  },
 };
 
 /**

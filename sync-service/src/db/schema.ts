@@ -597,3 +597,16 @@ export interface StudentRefsTable {
 export interface Database {
   student_refs: StudentRefsTable;
 }
+
+// ---- Media versions (migration 0016) ----
+
+/** Bumped with every change to an event's media rows; the gallery listing's prepared copies are keyed by it. */
+export interface MediaVersionsTable {
+  event_id: string;
+  school_id: string;
+  version: number;
+}
+
+export interface Database {
+  media_versions: MediaVersionsTable;
+}

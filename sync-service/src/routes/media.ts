@@ -117,11 +117,13 @@ export function mediaRoutes(app: FastifyInstance, deps: MediaRouteDeps): void {
     params: EventParams,
     query: ListQuery,
     errors: ['gone', 'forbidden'],
-  }), async (request) => {
+  }), async (request, reply) => {
     const { schoolId, eventId } = parse(EventParams, request.params, 'path');
     const who = await caller(request, schoolId);
     const page = parse(ListQuery, request.query, 'query');
-    return media.list(who, eventId, { limit: page.limit, after: page.cursor, favourites: page.favourites === '1', child: page.child });
+    // The page comes written as JSON (most of it prepared once per event): sent as it is.
+    const json = await media.list(who, eventId, { limit: page.limit, after: page.cursor, favourites: page.favourites === '1', child: page.child });
+    return reply.type('application/json; charset=utf-8').send(json);
   });
 
   app.get('/v1/schools/:schoolId/media/counts', doc({

@@ -12,6 +12,7 @@ import { sql, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import { eraseAssetActivity } from '../analytics/activity.repo.ts';
 import type { Database } from '../db/schema.ts';
+import { bumpMediaVersion } from './media-pages.ts';
 import { enqueueObjectDeletions } from './object-deletions.ts';
 import type { ErasedStudent, StudentErasedHook } from './people.ts';
 
@@ -77,6 +78,7 @@ export async function eraseStudentMedia(trx: Transaction<Database>, erased: Eras
       result.assets += ids.length;
     }
   }
+  await bumpMediaVersion(trx, schoolId, [...assetsByEvent.keys()]);
   await trx
     .updateTable('usage')
     .set({ used_bytes: sql`case when used_bytes > ${result.bytes} then used_bytes - ${result.bytes} else 0 end` })

@@ -4,7 +4,7 @@
  * every object the manifest names is really in the bucket, at the stated size, under this school's
  * prefix, before anything counts against the quota.
  */
-import { sql, type ExpressionBuilder, type Insertable, type Kysely, type Transaction } from 'kysely';
+import { sql, type Insertable, type Kysely, type Transaction } from 'kysely';
 import { recordAudit } from '../audit.ts';
 import type { Database, MediaRow, MediaTable, Role } from '../db/schema.ts';
 import { ApiError } from '../errors.ts';
@@ -13,6 +13,7 @@ import { EDITOR_ROLES, STAFF_ROLES } from './access.ts';
 import type { Caller, EventService, PublicEvent } from './events.ts';
 import { ensureUsage, planOf, quotaExceeded, readUsage } from './quota.ts';
 import { queueMediaDigests } from '../notify/notify-queue.ts';
+import { bumpMediaVersion, firstAfter, PreparedEvents, type ListedItem } from './media-pages.ts';
 import type { MediaSettings, ObjectStore } from './storage.ts';
 
 import { MEDIA_VARIANTS, type ManifestAsset, type MediaVariant } from '../../../app/sync/protocol.ts';
@@ -38,6 +39,12 @@ const MAX_LISTINGS = 8;
 const LIST_PAGE = 1000;
 /** Most ranges a prefix of more than a page of keys is split into, to list them side by side. */
 const MAX_SPLIT = 32;
+/** The fixed bytes of a listing page's JSON. */
+const PAGE_START = Buffer.from('{"media":[');
+const COMMA = Buffer.from(',');
+const CLOSE = Buffer.from('}');
+const NO_CHILDREN = Buffer.from(',"children":[],"favourite":false}');
+const NO_CHILDREN_FAVOURITE = Buffer.from(',"children":[],"favourite":true}');
 /** Rows per INSERT: about 20 parameters a row stays well under SQLite's and PostgreSQL's limits. */
 const INSERT_CHUNK = 500;
 
@@ -292,6 +299,7 @@ function checkKey(key: string, prefixes: string[]): string | undefined {
 
 export class MediaService {
   private readonly signed = new Map<string, { url: string; expiresAtMs: number }>();
+  private readonly prepared = new PreparedEvents();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -401,7 +409,8 @@ export class MediaService {
       // Before the old rows go: what was already published is not news in the families' digests.
       await queueMediaDigests(trx, { schoolId: caller.schoolId, eventId, assets });
       await trx.deleteFrom('media').where('event_id', '=', eventId).execute();
-      for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('media').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+      await insertMedia(trx, rows);
+      await bumpMediaVersion(trx, caller.schoolId, [eventId]);
       await recordAudit(trx, {
         action: 'media.published',
         subject: `event:${eventId}`,
@@ -441,100 +450,125 @@ export class MediaService {
   }
 
   /**
-   * A page of the event's media the caller may see, with URLs for thumb, preview and poster. Two
-   * queries whatever the page size: the page's rows (its positions picked by a subquery, one more than
-   * the page to tell whether another follows, narrowed there to the family's favourites or to one
-   * child's tag; for a parent each row says whether the family marked its asset) and, for parents and
-   * students, the consent of everyone tagged in them (for a parent, with which of them are their own).
-   * A `child` filter costs one query more, to check the child is the parent's. Media hidden by consent
-   * leave a page short: follow `nextCursor` until it is null.
+   * A page of the event's media the caller may see, with URLs for thumb, preview and poster, as the
+   * JSON the route sends. The event's media come from its prepared copy (`media-pages.ts`: rows grouped,
+   * the fields everyone sees written as JSON, URLs signed as first listed), kept per media version; two
+   * queries whatever the page size: the event's media version with, for a parent, their families'
+   * favourites of the event, and, for parents and students, the consent of everyone tagged on the page
+   * (for a parent, with which of them are their own). The page is the positions after the cursor,
+   * narrowed to the family's favourites or to one child's tag, one more than the page to tell whether
+   * another follows. A `child` filter costs one query more, to check the child is the parent's; a
+   * version not prepared yet, one more for the event's rows. Media hidden by consent leave a page
+   * short: follow `nextCursor` until it is null.
    *
    * A parent is told, per media, only which of their own children are tagged; `child` must be one of
    * them (anyone else's id is a 404, whether or not that student exists).
    */
-  async list(caller: Caller, eventId: string, page: ListOptions): Promise<{ media: PublicMedia[]; nextCursor: string | null }> {
+  async list(caller: Caller, eventId: string, page: ListOptions): Promise<Buffer> {
     const event = await this.events.gallery(caller, eventId);
     const settings = this.settings();
     const staff = STAFF_ROLES.includes(caller.role);
     const parent = caller.role === 'parent';
     if (page.favourites === true && !parent) throw new ApiError('forbidden', 'Favourites belong to a family: only parents have them.');
     if (page.child !== undefined && !staff && !(await this.ownChildren(caller, [page.child])).has(page.child)) throw new ApiError('not-found', 'No such child in your family.');
-    // The tag list is JSON text holding each id as a JSON string: an exact substring test, no LIKE escaping.
-    const tag = page.child === undefined ? undefined : JSON.stringify(page.child);
-    const tagged = (text: string) => (isPostgres(this.db) ? sql<number>`strpos(m.people, ${text})` : sql<number>`instr(m.people, ${text})`);
-    // The caller's families in this school, as a subquery of the page's query: no round trip of its own.
-    const families = (sub: ExpressionBuilder<Database, 'favourites'>) =>
-      sub
-        .selectFrom('family_members')
-        .innerJoin('families', 'families.id', 'family_members.family_id')
-        .select('family_members.family_id')
-        .where('family_members.user_id', '=', caller.userId)
-        .where('families.school_id', '=', caller.schoolId);
-    const rows = await this.db
-      .selectFrom('media')
-      .selectAll('media')
-      .$if(parent, (q) =>
-        q.select((eb) =>
-          eb
-            .exists(
-              eb
-                .selectFrom('favourites')
-                .select('favourites.asset_id')
-                .whereRef('favourites.event_id', '=', 'media.event_id')
-                .whereRef('favourites.asset_id', '=', 'media.asset_id')
-                .where('favourites.family_id', 'in', families),
-            )
-            .as('favourite'),
-        ),
-      )
-      .where('media.event_id', '=', eventId)
-      .where('media.school_id', '=', caller.schoolId)
-      .where('media.position', 'in', (eb) =>
-        eb
-          .selectFrom('media as m')
-          .select('m.position')
-          .distinct()
-          .where('m.event_id', '=', eventId)
-          .where('m.school_id', '=', caller.schoolId)
-          .$if(page.after !== undefined, (q) => q.where('m.position', '>', page.after ?? -1))
-          .$if(tag !== undefined, (q) => q.where(tagged(tag ?? ''), '>', 0))
-          .$if(page.favourites === true, (q) =>
-            q.where((inner) =>
-              inner.exists(
-                inner
-                  .selectFrom('favourites')
-                  .select('favourites.asset_id')
-                  .whereRef('favourites.event_id', '=', 'm.event_id')
-                  .whereRef('favourites.asset_id', '=', 'm.asset_id')
-                  .where('favourites.family_id', 'in', families),
+    const { version, favourites } = await this.listingState(caller, eventId);
+    const prepared = await this.prepared.get(eventId, version, event.name, async () => groupItems(await this.eventRows(caller.schoolId, eventId)));
+    // Positions after the cursor, narrowed to one child's tag or the family's favourites, one more than the page.
+    const picked: ListedItem[] = [];
+    for (let i = firstAfter(prepared.items, page.after); i < prepared.items.length && picked.length <= page.limit; i++) {
+      const listed = prepared.items[i] as ListedItem;
+      if (page.child !== undefined && !listed.item.people.includes(page.child)) continue;
+      if (page.favourites === true && !favourites.has(listed.item.assetId)) continue;
+      picked.push(listed);
+    }
+    const more = picked.length > page.limit;
+    const onPage = picked.slice(0, page.limit);
+    if (onPage.length === 0) return Buffer.from('{"media":[],"nextCursor":null}');
+    const items = onPage.map((listed) => listed.item);
+    const { publishable, own } = parent ? await this.parentTags(caller, items.flatMap((item) => item.people)) : { publishable: await this.publishable(caller, items), own: new Set<string>() };
+    const parts: Buffer[] = [PAGE_START];
+    for (const listed of onPage) {
+      if (!mayView(caller, event, listed.item, publishable)) continue;
+      if (listed.shown === undefined || Date.now() >= listed.renewAtMs) await this.signListed(settings, event, listed);
+      if (parts.length > 1) parts.push(COMMA);
+      if (staff) parts.push((listed.staffShown ??= Buffer.from(`${listed.head}${listed.people}${listed.variants ?? ''}`)));
+      else parts.push(listed.shown as Buffer);
+      if (parent) {
+        const children = listed.item.people.filter((id) => own.has(id));
+        const favourite = favourites.has(listed.item.assetId);
+        parts.push(children.length > 0 ? Buffer.from(`,"children":${JSON.stringify(children)},"favourite":${favourite}}`) : favourite ? NO_CHILDREN_FAVOURITE : NO_CHILDREN);
+      } else parts.push(CLOSE);
+    }
+    const last = onPage[onPage.length - 1]?.item.position;
+    parts.push(Buffer.from(`],"nextCursor":${more && last !== undefined ? JSON.stringify(String(last)) : 'null'}}`));
+    return Buffer.concat(parts);
+  }
+
+  /**
+   * The event's media version and, for a parent, the assets of the event their families marked as
+   * favourites: one query (a row per favourite, or one with none).
+   */
+  private async listingState(caller: Caller, eventId: string): Promise<{ version: number; favourites: ReadonlySet<string> }> {
+    const base = this.db
+      .selectFrom('events')
+      .leftJoin('media_versions', 'media_versions.event_id', 'events.id')
+      .where('events.id', '=', eventId)
+      .where('events.school_id', '=', caller.schoolId);
+    const rows =
+      caller.role === 'parent'
+        ? await base
+            .leftJoin('favourites', (join) =>
+              join.onRef('favourites.event_id', '=', 'events.id').on((eb) =>
+                eb(
+                  'favourites.family_id',
+                  'in',
+                  eb
+                    .selectFrom('family_members')
+                    .innerJoin('families', 'families.id', 'family_members.family_id')
+                    .select('family_members.family_id')
+                    .where('family_members.user_id', '=', caller.userId)
+                    .where('families.school_id', '=', caller.schoolId),
+                ),
               ),
-            ),
-          )
-          .orderBy('m.position')
-          .limit(page.limit + 1),
-      )
-      .orderBy('media.position')
-      .orderBy('media.variant')
+            )
+            .select(['media_versions.version', 'favourites.asset_id'])
+            .execute()
+        : await base.select(['media_versions.version', sql<string | null>`null`.as('asset_id')]).execute();
+    return {
+      version: Number(rows[0]?.version ?? 0),
+      favourites: new Set(rows.flatMap((row) => (row.asset_id === null ? [] : [row.asset_id]))),
+    };
+  }
+
+  /** Every media row of the event, in the listing's order. */
+  private eventRows(schoolId: string, eventId: string): Promise<MediaRow[]> {
+    return this.db
+      .selectFrom('media')
+      .selectAll()
+      .where('event_id', '=', eventId)
+      .where('school_id', '=', schoolId)
+      .orderBy('position')
+      .orderBy('variant')
       .execute();
-    const marked = new Set(rows.flatMap((row) => ('favourite' in row && Boolean(row.favourite) ? [row.asset_id] : [])));
-    const grouped = groupItems(rows);
-    const more = grouped.length > page.limit;
-    const onPage = grouped.slice(0, page.limit);
-    if (onPage.length === 0) return { media: [], nextCursor: null };
-    const { publishable, own } = parent ? await this.parentTags(caller, onPage.flatMap((item) => item.people)) : { publishable: await this.publishable(caller, onPage), own: new Set<string>() };
-    const items = onPage.filter((item) => mayView(caller, event, item, publishable) && (page.child === undefined || item.people.includes(page.child)));
-    const media = await Promise.all(
-      items.map(async (item) => {
-        const variants: PublicMedia['variants'] = {};
-        for (const [variant, row] of item.variants) {
-          variants[variant] = LISTED_VARIANTS.includes(variant) ? { size: Number(row.size), ...(await this.sign(settings, event, row)) } : { size: Number(row.size) };
-        }
-        const shown = toPublicMedia(item, variants, staff);
-        return parent ? { ...shown, children: item.people.filter((id) => own.has(id)), favourite: marked.has(item.assetId) } : shown;
-      }),
-    );
-    const last = onPage[onPage.length - 1]?.position;
-    return { media, nextCursor: more && last !== undefined ? String(last) : null };
+  }
+
+  /** Signs the listed variants of one prepared item and writes its variants' JSON; renewed when the URLs are half spent. */
+  private async signListed(settings: MediaSettings, event: PublicEvent, listed: ListedItem): Promise<void> {
+    const variants: PublicMedia['variants'] = {};
+    let renewAtMs = Number.POSITIVE_INFINITY;
+    for (const [variant, row] of listed.item.variants) {
+      if (!LISTED_VARIANTS.includes(variant)) {
+        variants[variant] = { size: Number(row.size) };
+        continue;
+      }
+      const signed = await this.sign(settings, event, row);
+      variants[variant] = { size: Number(row.size), ...signed };
+      if (signed.expiresAt !== null) renewAtMs = Math.min(renewAtMs, Date.parse(signed.expiresAt) - (settings.urlTtlSeconds * 1000) / 2);
+    }
+    listed.variants = `,"variants":${JSON.stringify(variants)}`;
+    listed.shown = Buffer.from(`${listed.head}${listed.variants}`);
+    listed.staffShown = undefined;
+    listed.renewAtMs = renewAtMs;
   }
 
   /**
@@ -705,6 +739,46 @@ export class MediaService {
   }
 }
 
+/** PostgreSQL's types of the media columns: a manifest's rows go in as one `unnest` of a typed array per column. */
+const MEDIA_COLUMN_TYPES: Record<keyof MediaTable, string> = {
+  school_id: 'text',
+  event_id: 'text',
+  asset_id: 'text',
+  variant: 'text',
+  position: 'integer',
+  kind: 'text',
+  object_key: 'text',
+  size: 'bigint',
+  hash: 'text',
+  width: 'integer',
+  height: 'integer',
+  duration_sec: 'double precision',
+  captured_at: 'text',
+  rating: 'integer',
+  title: 'text',
+  description: 'text',
+  tags: 'text',
+  people: 'text',
+  thumbhash: 'text',
+  published_at: 'text',
+};
+
+/**
+ * Inserts a manifest's media rows. On PostgreSQL one statement of 20 array parameters, whatever the
+ * number of rows (multi-row VALUES of 10,000 parameters a statement cost it about ten times as much to
+ * parse, plan and bind); on SQLite, in process, multi-row VALUES of {@link INSERT_CHUNK} rows.
+ */
+async function insertMedia(trx: Transaction<Database>, rows: ReadonlyArray<Insertable<MediaTable>>): Promise<void> {
+  if (rows.length === 0) return;
+  if (!isPostgres(trx)) {
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('media').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    return;
+  }
+  const columns = Object.keys(MEDIA_COLUMN_TYPES) as Array<keyof MediaTable>;
+  const arrays = columns.map((column) => sql`${rows.map((row) => row[column] ?? null)}::${sql.raw(MEDIA_COLUMN_TYPES[column])}[]`);
+  await sql`insert into media (${sql.join(columns.map((column) => sql.ref(column)))}) select * from unnest(${sql.join(arrays)})`.execute(trx);
+}
+
 function parseList(text: string): string[] {
   try {
     const value: unknown = JSON.parse(text);
@@ -741,22 +815,4 @@ function groupItems(rows: MediaRow[]): MediaItem[] {
     item.variants.set(row.variant, row);
   }
   return [...items.values()].sort((a, b) => a.position - b.position);
-}
-
-function toPublicMedia(item: MediaItem, variants: PublicMedia['variants'], staff: boolean): PublicMedia {
-  return {
-    assetId: item.assetId,
-    kind: item.kind,
-    capturedAt: item.capturedAt,
-    width: item.width,
-    height: item.height,
-    durationSec: item.durationSec,
-    rating: item.rating,
-    title: item.title,
-    description: item.description,
-    tags: item.tags,
-    thumbhash: item.thumbhash ?? null,
-    ...(staff ? { people: item.people } : {}),
-    variants,
-  };
 }
