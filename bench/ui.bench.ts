@@ -164,7 +164,11 @@ export async function run(options: BenchOptions): Promise<BenchReport> {
   let host: WebHost | undefined;
   let library: Library | undefined;
   try {
-    const [staticDir, made] = await Promise.all([buildRenderer(), makeLibrary(dir, total, eventAssets, options.log)]);
+    // KEEPSAKE_BENCH_UI_RENDERER=<dir>: a renderer already built there (`renderer/build.ts --outdir <dir>`), to
+    // compare two builds on the same machine; by default the renderer of this checkout is built.
+    const prebuilt = process.env.KEEPSAKE_BENCH_UI_RENDERER;
+    const [staticDir, made] = await Promise.all([prebuilt ? Promise.resolve(path.resolve(prebuilt)) : buildRenderer(), makeLibrary(dir, total, eventAssets, options.log)]);
+    if (prebuilt) options.log(`renderer: ${staticDir} (prebuilt)`);
     library = made;
     host = await startWebHost({ engine: library.engine, staticDir });
     browser = await launchBrowser();
@@ -202,7 +206,14 @@ export async function run(options: BenchOptions): Promise<BenchReport> {
       await profiler.send('Profiler.enable');
       await profiler.send('Profiler.start');
     }
+    // KEEPSAKE_BENCH_UI_TRACE=<file.json>: a Chromium trace of the scroll (every process), for about://tracing or DevTools.
+    const traceFile = process.env.KEEPSAKE_BENCH_UI_TRACE;
+    if (traceFile) await browser.startTracing(page, { path: traceFile, categories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'disabled-by-default-devtools.timeline.frame', 'blink', 'cc', 'gpu', 'v8', 'toplevel', 'loading', 'netlog'] });
     const scroll = await scrollFrames(page, '.grid-scroll', options.quick ? 4 : 10, 3000);
+    if (traceFile) {
+      await browser.stopTracing();
+      options.log(`trace of the scroll: ${traceFile}`);
+    }
     if (profiler && profileFile) {
       const { profile } = (await profiler.send('Profiler.stop')) as { profile: unknown };
       await writeFile(profileFile, JSON.stringify(profile));

@@ -1,6 +1,7 @@
 import { memo, useEffect, useState } from 'react';
 import { mediaUrl } from '../bridge/keepsake.ts';
 import { describeAsset, formatDuration, stars } from '../lib/format.ts';
+import { runAfter } from '../lib/shared-timer.ts';
 import { placeholderUrl } from '../lib/thumbhash-cache.ts';
 import { useGridStore, type SelectMode } from '../stores/grid.store.ts';
 
@@ -25,11 +26,9 @@ export const AssetTile = memo(function AssetTile({ id, index, size }: { id: numb
   const setLoupe = useGridStore((s) => s.setLoupe);
   // A tile must stay on screen a moment before it asks for its thumbnail: a fling mounts and drops hundreds of
   // tiles a second, and each request would still make a thumbnail in the engine after the browser dropped it.
+  // The tiles of a row arm together, in one render.
   const [armed, setArmed] = useState(false);
-  useEffect(() => {
-    const timer = setTimeout(() => setArmed(true), ARM_MS);
-    return () => clearTimeout(timer);
-  }, []);
+  useEffect(() => runAfter(ARM_MS, () => setArmed(true)), []);
   // The revision at which the thumbnail failed to load; a newer thumbnail (asset:thumbReady) is tried again.
   const [failedAt, setFailedAt] = useState<number | null>(null);
   const placeholder = placeholderUrl(asset?.thumbhash);
@@ -57,8 +56,10 @@ export const AssetTile = memo(function AssetTile({ id, index, size }: { id: numb
       }}
     >
       <div className="tile-frame" style={placeholder ? { backgroundImage: `url("${placeholder}")` } : undefined}>
+        {/* Not loading="lazy": the grid mounts only the tiles near the screen, and the browser's own lazy loading
+            would check every one of them again on every frame of a scroll. */}
         {showImage ? (
-          <img src={src} alt="" loading="lazy" decoding="async" draggable={false} onError={() => setFailedAt(thumbRevision)} onLoad={() => setFailedAt(null)} />
+          <img src={src} alt="" decoding="async" draggable={false} onError={() => setFailedAt(thumbRevision)} onLoad={failedAt === null ? undefined : () => setFailedAt(null)} />
         ) : null}
       </div>
       {asset ? (

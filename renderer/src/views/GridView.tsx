@@ -1,5 +1,5 @@
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { AssetTile, tileDomId } from '../components/AssetTile.tsx';
 import { ErrorNote } from '../components/ErrorNote.tsx';
 import { PublishButton } from '../components/PublishPanel.tsx';
@@ -7,13 +7,20 @@ import { Loupe } from '../components/Loupe.tsx';
 import { MetadataPanel } from '../components/MetadataPanel.tsx';
 import { cullAction, isTypingTarget, type CullAction } from '../lib/keymap.ts';
 import { useEventsStore } from '../stores/events.store.ts';
-import { useGridStore } from '../stores/grid.store.ts';
+import { DETAIL_BATCH, useGridStore } from '../stores/grid.store.ts';
 import type { GridSource } from '../stores/nav.store.ts';
 
 /** Smallest tile edge; columns are as many as fit the width. */
 const MIN_TILE = 168;
 const GAP = 6;
 const PADDING = 12;
+/** Rows kept mounted beyond each edge of the screen, so a fast scroll never shows an empty row. */
+const OVERSCAN = 3;
+/**
+ * Details are read in aligned blocks of this many tiles, and the next block before the scroll reaches it: a
+ * scroll then reads once every few hundred tiles instead of once a row.
+ */
+const DETAIL_BLOCK = DETAIL_BATCH;
 
 /** How far a move key goes, in tiles, for a grid of `columns` with `pageRows` rows on screen; the loupe steps one at a time. */
 function step(by: Extract<CullAction, { type: 'move' }>['by'], columns: number, pageRows: number, loupe: boolean): number {
@@ -101,7 +108,6 @@ export function GridView({ source }: { source: GridSource }): React.JSX.Element 
   const focus = useGridStore((s) => s.focus);
   const selected = useGridStore((s) => s.selected);
   const tagRequest = useGridStore((s) => s.tagRequest);
-  const ensure = useGridStore((s) => s.ensure);
   const more = useGridStore((s) => s.more);
   const eventName = useEventsStore((s) => (source.kind === 'event' ? s.events.find((e) => e.id === source.eventId)?.name : undefined));
   const loadEvents = useEventsStore((s) => s.load);
@@ -133,27 +139,6 @@ export function GridView({ source }: { source: GridSource }): React.JSX.Element 
   const rowHeight = tile + GAP;
   const rows = Math.ceil(ids.length / columns);
   const pageRows = Math.max(1, Math.floor(box.height / rowHeight));
-
-  const virtualizer = useVirtualizer({
-    count: rows,
-    getScrollElement: () => scrollRef.current,
-    estimateSize: () => rowHeight,
-    overscan: 3,
-    paddingStart: PADDING,
-    paddingEnd: PADDING,
-  });
-  useEffect(() => virtualizer.measure(), [rowHeight, virtualizer]);
-  const items = virtualizer.getVirtualItems();
-  const firstRow = items[0]?.index ?? 0;
-  const lastRow = items.at(-1)?.index ?? -1;
-
-  useEffect(() => {
-    if (lastRow >= 0) void ensure(firstRow * columns, (lastRow + 1) * columns - 1);
-  }, [firstRow, lastRow, columns, ids, ensure]);
-
-  useEffect(() => {
-    if (focus >= 0 && rows > 0) virtualizer.scrollToIndex(Math.floor(focus / columns), { align: 'auto' });
-  }, [focus, columns, rows, virtualizer]);
 
   // Keys cull as soon as the grid shows, unless the person is typing somewhere (the search box).
   useEffect(() => {
@@ -221,25 +206,9 @@ export function GridView({ source }: { source: GridSource }): React.JSX.Element 
               aria-colcount={columns}
               aria-activedescendant={focusedId !== undefined ? tileDomId(focusedId) : undefined}
               className="grid"
-              style={{ height: virtualizer.getTotalSize(), position: 'relative' }}
+              style={{ height: PADDING * 2 + rows * rowHeight, position: 'relative' }}
             >
-              {items.map((row) => {
-                const start = row.index * columns;
-                const rowIds = ids.slice(start, start + columns);
-                return (
-                  <div
-                    key={row.key}
-                    role="row"
-                    aria-rowindex={row.index + 1}
-                    className="grid-row"
-                    style={{ transform: `translateY(${row.start}px)`, height: tile, gap: GAP, left: PADDING, right: PADDING }}
-                  >
-                    {rowIds.map((id, i) => (
-                      <AssetTile key={id} id={id} index={start + i} size={tile} />
-                    ))}
-                  </div>
-                );
-              })}
+              <GridRows scrollRef={scrollRef} ids={ids} columns={columns} tile={tile} focus={focus} />
             </div>
           </div>
           {loupe ? <Loupe /> : null}
@@ -249,3 +218,77 @@ export function GridView({ source }: { source: GridSource }): React.JSX.Element 
     </section>
   );
 }
+
+/**
+ * The rows on screen (and a few beyond), virtualised over every row of `ids`. A scroll re-renders this alone,
+ * only when the window of rows changes, and of its rows only those that came into it: the header, the
+ * metadata panel and the rows already shown are left as they are.
+ */
+const GridRows = memo(function GridRows({
+  scrollRef,
+  ids,
+  columns,
+  tile,
+  focus,
+}: {
+  scrollRef: React.RefObject<HTMLDivElement | null>;
+  ids: number[];
+  columns: number;
+  tile: number;
+  /** The focused tile's index: whenever it changes, its row is scrolled into view. */
+  focus: number;
+}): React.JSX.Element {
+  const ensure = useGridStore((s) => s.ensure);
+  const rowHeight = tile + GAP;
+  const rows = Math.ceil(ids.length / columns);
+  const virtualizer = useVirtualizer({
+    count: rows,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => rowHeight,
+    overscan: OVERSCAN,
+    paddingStart: PADDING,
+    paddingEnd: PADDING,
+    // The new rows render in their own task rather than inside the scroll event: the overscan covers the
+    // frame in between, and the frame is not held back by the render.
+    useFlushSync: false,
+  });
+  useEffect(() => virtualizer.measure(), [rowHeight, virtualizer]);
+  const items = virtualizer.getVirtualItems();
+  const firstRow = items[0]?.index ?? 0;
+  const lastRow = items.at(-1)?.index ?? -1;
+
+  // The details of the block the window is in, and of the next block in the direction of the scroll once the
+  // window is within a screen of it: a read once a block, and none while the window stays in one (each range
+  // change only marks what is cached as recently shown, and retries what failed).
+  const down = virtualizer.scrollDirection !== 'backward';
+  const span = (lastRow - firstRow + 1) * columns;
+  const from = Math.floor(Math.max(0, firstRow * columns - (down ? 0 : span)) / DETAIL_BLOCK) * DETAIL_BLOCK;
+  const to = (Math.floor(((lastRow + 1) * columns - 1 + (down ? span : 0)) / DETAIL_BLOCK) + 1) * DETAIL_BLOCK - 1;
+  useEffect(() => {
+    if (lastRow >= 0) void ensure(from, to);
+  }, [from, to, lastRow, ids, ensure]);
+
+  useEffect(() => {
+    if (focus >= 0 && rows > 0) virtualizer.scrollToIndex(Math.floor(focus / columns), { align: 'auto' });
+  }, [focus, columns, rows, virtualizer]);
+
+  return (
+    <>
+      {items.map((row) => (
+        <GridRow key={row.key} index={row.index} start={row.start} ids={ids} columns={columns} tile={tile} />
+      ))}
+    </>
+  );
+});
+
+/** One row of tiles; re-rendered only when its place, its ids or the layout change. */
+const GridRow = memo(function GridRow({ index, start, ids, columns, tile }: { index: number; start: number; ids: number[]; columns: number; tile: number }): React.JSX.Element {
+  const first = index * columns;
+  return (
+    <div role="row" aria-rowindex={index + 1} className="grid-row" style={{ transform: `translateY(${start}px)`, height: tile, gap: GAP, left: PADDING, right: PADDING }}>
+      {ids.slice(first, first + columns).map((id, i) => (
+        <AssetTile key={id} id={id} index={first + i} size={tile} />
+      ))}
+    </div>
+  );
+});
