@@ -72,16 +72,21 @@ export interface S3Server {
 export interface S3ServerOptions {
   /** Default 'keepsake-test'. */
   bucket?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** A folder kept after close (trying Keepsake by hand); default a fresh temp folder, removed by close(). */
+  root?: string;
 }
 
 /** Starts s3rver on 127.0.0.1 (port 0) over a fresh temp folder and creates the bucket. */
 export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Server> {
   const bucket = options.bucket ?? 'keepsake-test';
-  const root = await mkdtemp(join(tmpdir(), 'keepsake-s3-'));
+  const kept = options.root !== undefined;
+  const root = options.root ?? (await mkdtemp(join(tmpdir(), 'keepsake-s3-')));
   const directory = join(root, 'store');
   const server = new S3rver({
     address: '127.0.0.1',
-    port: 0,
+    port: options.port ?? 0,
     silent: true,
     directory,
     configureBuckets: [{ name: bucket }],
@@ -120,7 +125,7 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
         // close() waits for open keep-alive and stuck connections; end them so it returns.
         server.httpServer?.closeAllConnections();
         await stopped;
-        await rm(root, { recursive: true, force: true });
+        if (!kept) await rm(root, { recursive: true, force: true });
       })();
       return closed;
     },
