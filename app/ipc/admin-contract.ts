@@ -3,7 +3,8 @@ import { z } from 'zod';
 // The school admin's channels: the school's events, people and consent, invitations, members and roles,
 // storage and analytics, and the audit log, all read from and written to the sync service (which refuses
 // anyone who is not the school's admin). Spread into `CALLS` and `Outputs` of contract.ts.
-// Invariant: no output here carries a token, an invitation link or a password.
+// Invariant: no output here carries a token, an invitation link or a password. The one secret is a family's
+// access code, returned once by `admin:familyAccessCode` to the window that asked, and kept nowhere.
 
 const serviceId = z.string().trim().min(1).max(100);
 const empty = z.strictObject({});
@@ -65,6 +66,8 @@ export const ADMIN_CALLS = {
   // The file's text as its lines, read by the window (no string or list of the contract is unbounded: 20,000
   // lines of up to 10,000 characters is far beyond any school's roster). Joined again, it is the file.
   'admin:importRoster': z.strictObject({ lines: z.array(z.string().max(10_000)).min(1).max(20_000) }),
+  'admin:familyAccessCode': z.strictObject({ familyId: serviceId }),
+  'admin:revokeFamilyAccessCode': z.strictObject({ familyId: serviceId }),
   'admin:invites': empty,
   // A parent's invitation names the family they join; no other role's does (the service checks it too).
   'admin:invite': z.strictObject({ email: z.string().trim().min(3).max(320), role: z.enum(ROLES), familyId: serviceId.optional() }),
@@ -168,6 +171,16 @@ export interface RosterUpload {
   ambiguous?: Array<{ line: number; message: string }>;
 }
 
+/** `admin:familyAccessCode`: a family's new access code, shown once (the service keeps only its hash). */
+export interface FamilyAccessCode {
+  familyId: string;
+  /** `ABCD-EFGH-JKLM-NPQR`: one parent redeems it into their account. */
+  code: string;
+  createdAt: string;
+  /** The gallery's sign-in page where the code is entered, or null when the account's service is not known. */
+  signInUrl: string | null;
+}
+
 /** An invitation. */
 export interface AdminInvite {
   id: string;
@@ -242,6 +255,8 @@ export interface AdminOutputs {
   'admin:setConsent': AdminStudent['consent'];
   'admin:consentHistory': { changes: ConsentChangeView[] };
   'admin:importRoster': RosterUpload;
+  'admin:familyAccessCode': FamilyAccessCode;
+  'admin:revokeFamilyAccessCode': { revoked: true };
   'admin:invites': { invites: AdminInvite[] };
   'admin:invite': AdminInvite;
   'admin:resendInvite': AdminInvite;

@@ -1,8 +1,10 @@
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openEngine, type Engine } from '../engine.ts';
 import { tempDir, type TempDir } from '../test/fixtures.ts';
 import { startSyncService, type SyncServiceProcess } from '../test/sync-service.ts';
-import type { AdminAccess, AdminEvent, AdminInvite, AuditPageView } from './admin-contract.ts';
+import type { AdminAccess, AdminEvent, AdminInvite, AdminPeople, AuditPageView, FamilyAccessCode } from './admin-contract.ts';
 import { createDispatcher, type Dispatcher } from './dispatcher.ts';
 
 // The admin channels through the contract against the real sync service (SQLite) and a loopback SMTP
@@ -14,8 +16,11 @@ const engines: Engine[] = [];
 const dispatchers: Dispatcher[] = [];
 let admin: Dispatcher;
 
+/** Every line the engines logged, as written. */
+const logged: string[] = [];
+
 async function open(name: string): Promise<Dispatcher> {
-  const engine = await openEngine({ libraryPath: dir.join(name), logSink: () => undefined });
+  const engine = await openEngine({ libraryPath: dir.join(name), logSink: (line) => logged.push(JSON.stringify(line)) });
   const dispatcher = createDispatcher(engine, { feedPollMs: 0 });
   engines.push(engine);
   dispatchers.push(dispatcher);
@@ -83,5 +88,19 @@ describe('the admin channels', () => {
     expect(await teacher.call('admin:invite', { email: 'x@greenfield.example', role: 'admin' })).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     const log = await ok<AuditPageView>(admin, 'admin:audit', { actions: ['invite.create'] });
     expect(log.entries.map((e) => e.summary)).toEqual(['tom@greenfield.example as teacher']);
+  });
+
+  it('give a family’s access code to the window once, keeping it nowhere in the library or its log', async () => {
+    await ok(admin, 'admin:importRoster', { lines: ['name,class,family email,publish', 'Ana Lima,Year 3,lima@home.example,yes'] });
+    const family = (await ok<AdminPeople>(admin, 'admin:people')).families[0]!;
+    expect(await admin.call('admin:familyAccessCode', { familyId: '' })).toMatchObject({ ok: false, error: { code: 'invalid-input', message: expect.stringContaining('"familyId"') } });
+    const made = await ok<FamilyAccessCode>(admin, 'admin:familyAccessCode', { familyId: family.id });
+    expect(made).toEqual({ familyId: family.id, code: expect.stringMatching(/^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/), createdAt: expect.any(String), signInUrl: `${service.base}/sign-in` });
+    expect(await ok(admin, 'admin:revokeFamilyAccessCode', { familyId: family.id })).toEqual({ revoked: true });
+
+    const files = (await readdir(dir.join('admin-library'), { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile());
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect((await readFile(path.join(file.parentPath, file.name))).includes(made.code), file.name).toBe(false);
+    expect(logged.filter((line) => line.includes(made.code))).toEqual([]);
   });
 });

@@ -29,6 +29,11 @@ export function createAdminHandlers(engine: Engine, client: SyncClient): AdminHa
     'admin:setConsent': ({ studentId, purpose, granted }) => admin.setConsent(studentId, purpose, granted),
     'admin:consentHistory': async ({ studentId }) => ({ changes: await admin.consentHistory(studentId) }),
     'admin:importRoster': ({ lines }) => admin.importRoster(lines.join('\n')),
+    'admin:familyAccessCode': ({ familyId }) => admin.familyAccessCode(familyId),
+    'admin:revokeFamilyAccessCode': async ({ familyId }) => {
+      await admin.revokeFamilyAccessCode(familyId);
+      return { revoked: true };
+    },
     'admin:invites': async () => ({ invites: await admin.invites() }),
     'admin:invite': ({ email, role, familyId }) => admin.invite(email, role, familyId),
     'admin:resendInvite': ({ inviteId }) => admin.resendInvite(inviteId),

@@ -182,3 +182,41 @@ describe('the People screen of a school with hundreds of students', () => {
     expect(total).toBeLessThanOrEqual(5);
   });
 });
+
+describe('a family access code', () => {
+  /** Redeems `code` as a new parent, as the gallery's sign-in page does; the service's status. */
+  const redeem = async (code: string, email: string): Promise<number> =>
+    (
+      await fetch(`${service.base}/v1/auth/access-code`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ code, email, name: 'Bo Costa', password: 'parent password 1' }),
+      })
+    ).status;
+
+  it('lets one parent in; a newer code replaces it, and a revoked one lets nobody in', async () => {
+    const family = (await admin.people()).families.find((f) => f.email === 'bea@home.test')!;
+    const first = await admin.familyAccessCode(family.id);
+    expect(first).toEqual({ familyId: family.id, code: expect.stringMatching(/^[2-9A-HJ-NP-Z]{4}(-[2-9A-HJ-NP-Z]{4}){3}$/), createdAt: expect.any(String), signInUrl: `${service.base}/sign-in` });
+    const second = await admin.familyAccessCode(family.id);
+    expect(second.code).not.toBe(first.code);
+    expect(await redeem(first.code, 'bo.costa@home.test')).toBe(401);
+    expect(await redeem(second.code, 'bo.costa@home.test')).toBe(201);
+    expect((await admin.people()).families.find((f) => f.id === family.id)?.parents).toEqual([{ userId: expect.any(String), name: 'Bo Costa', email: 'bo.costa@home.test' }]);
+    // Single use: the parent's code is spent.
+    expect(await redeem(second.code, 'bo.again@home.test')).toBe(401);
+
+    const third = await admin.familyAccessCode(family.id);
+    await admin.revokeFamilyAccessCode(family.id);
+    expect(await redeem(third.code, 'cy.costa@home.test')).toBe(401);
+    // Revoking again is no error.
+    await admin.revokeFamilyAccessCode(family.id);
+    const log = await admin.audit({ actions: ['family.code-created', 'family.code-revoked'], limit: 10 });
+    expect(log.entries.map((e) => e.summary)).toEqual(['no access code to revoke', 'access code revoked', 'new access code', 'new access code (the old one stopped working)', 'new access code']);
+    expect(JSON.stringify(log)).not.toContain(third.code);
+  });
+
+  it('is refused for a family of no school of this account, with the service’s sentence', async () => {
+    await expect(admin.familyAccessCode('no-such-family')).rejects.toMatchObject({ code: 'not-found' });
+  });
+});

@@ -15,6 +15,7 @@ import type {
   ConsentAnswer,
   ConsentChangeView,
   EventAudienceView,
+  FamilyAccessCode,
   RosterUpload,
   SchoolRoleName,
 } from '../ipc/admin-contract.ts';
@@ -243,6 +244,21 @@ export class SchoolAdmin {
     return { sent: true, rows: entries.length, ...total, errors: [], ...(ambiguous.length > 0 ? { ambiguous } : {}) };
   }
 
+  /**
+   * Makes a new access code for a family, replacing any code it had (that one stops working). The code is
+   * the family's secret: it is returned to the caller this once and kept nowhere, here or on the service.
+   */
+  async familyAccessCode(familyId: string): Promise<FamilyAccessCode> {
+    const made = await this.send<{ familyId: string; code: string; createdAt: string }>('POST', `/families/${encodeURIComponent(familyId)}/access-code`, {});
+    const account = await this.options.client.account();
+    return { familyId: made.familyId, code: made.code, createdAt: made.createdAt, signInUrl: account ? `${account.serverUrl}/sign-in` : null };
+  }
+
+  /** Revokes a family's access code (a family without one is left as it is). */
+  async revokeFamilyAccessCode(familyId: string): Promise<void> {
+    await this.send('DELETE', `/families/${encodeURIComponent(familyId)}/access-code`);
+  }
+
   /** The school's invitations, pending first. */
   async invites(): Promise<AdminInvite[]> {
     const { invites } = await this.get<{ invites: ServiceInvite[] }>('/invites');
@@ -407,6 +423,10 @@ function summarize(action: string, detail: Record<string, unknown>, names: Reado
       return text(detail.email);
     case 'event.create':
       return `${text(detail.name)} (${text(detail.state)})`;
+    case 'family.code-created':
+      return detail.replaced === true ? 'new access code (the old one stopped working)' : 'new access code';
+    case 'family.code-revoked':
+      return detail.hadCode === true ? 'access code revoked' : 'no access code to revoke';
     case 'roster.import':
       return `${Array.isArray(detail.created) ? detail.created.length : 0} created, ${Array.isArray(detail.updated) ? detail.updated.length : 0} updated`;
     default: {

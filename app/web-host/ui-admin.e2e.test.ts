@@ -200,4 +200,24 @@ describe('the school admin’s screens', () => {
     expect(refused).toEqual({ ok: false, error: { code: 'forbidden', message: 'Only the school’s admins can read its audit log.' } });
     await teacherUi.screenshot('admin-teacher-no-tab');
   });
+
+  it('makes a family’s access code on the People screen, shown once, that lets a parent in', async () => {
+    await section('People').click();
+    const family = page.getByRole('table', { name: 'Families' }).getByRole('row', { name: 'wu@home.example' });
+    await family.getByRole('button', { name: 'New access code' }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Confirm' });
+    await confirm.getByText(/This replaces the family’s current code/).waitFor();
+    await confirm.getByRole('button', { name: 'Make a new code' }).click();
+    const panel = page.getByRole('region', { name: 'Access code of wu@home.example' });
+    await panel.getByText(`it lets one parent create their account at ${service.base}/sign-in. It is shown only now.`, { exact: false }).waitFor();
+    const field = panel.getByLabel('Access code of wu@home.example');
+    await expect.poll(() => field.inputValue()).toMatch(/^[A-Z0-9]{4}(-[A-Z0-9]{4}){3}$/);
+    await ui.screenshot('admin-access-code');
+    const redeemed = await fetch(`${service.base}/v1/auth/access-code`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ code: await field.inputValue(), email: 'wei.wu@home.example', name: 'Wei Wu', password: 'parent password 1' }),
+    });
+    expect(redeemed.status).toBe(201);
+  });
 });

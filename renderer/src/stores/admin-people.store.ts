@@ -1,11 +1,15 @@
 import { create } from 'zustand';
-import type { AdminConsentPurpose, AdminPeople, ConsentChangeView, RosterUpload } from '../../../app/ipc/admin-contract.ts';
+import type { AdminConsentPurpose, AdminPeople, ConsentChangeView, FamilyAccessCode, RosterUpload } from '../../../app/ipc/admin-contract.ts';
 import { asCallError, call, type CallError } from '../bridge/keepsake.ts';
 
 interface AdminPeopleState {
   people: AdminPeople | null;
   error: CallError | null;
-  busy: 'loading' | 'importing' | 'consent' | null;
+  busy: 'loading' | 'importing' | 'consent' | 'code' | null;
+  /** What the last access-code action did, as a sentence. */
+  message: string | null;
+  /** A family's new access code: held only while the screen shows it, never saved. */
+  accessCode: (FamilyAccessCode & { familyName: string }) | null;
   /** The last roster import: what was sent, or the lines to fix. */
   roster: RosterUpload | null;
   /** The student whose consent history is open, and it once read. */
@@ -16,6 +20,11 @@ interface AdminPeopleState {
   openHistory(studentId: string): Promise<void>;
   closeHistory(): void;
   importRoster(csv: string): Promise<void>;
+  /** Makes a family's new access code (the old one stops working) and shows it. */
+  newAccessCode(familyId: string): Promise<void>;
+  revokeAccessCode(familyId: string): Promise<void>;
+  /** Hides the shown code; nothing keeps it. */
+  forgetAccessCode(): void;
   dismiss(): void;
 }
 
@@ -39,6 +48,8 @@ export const useAdminPeopleStore = create<AdminPeopleState>((set, get) => {
     busy: null,
     roster: null,
     history: null,
+    message: null,
+    accessCode: null,
     async load() {
       await run('loading', async () => set({ people: await call('admin:people', {}) }));
     },
@@ -75,6 +86,23 @@ export const useAdminPeopleStore = create<AdminPeopleState>((set, get) => {
         set({ roster });
         if (roster.sent) set({ people: await call('admin:people', {}) });
       });
+    },
+    async newAccessCode(familyId) {
+      const familyName = get().people?.families.find((f) => f.id === familyId)?.name ?? 'the family';
+      set({ accessCode: null, message: null });
+      await run('code', async () => set({ accessCode: { ...(await call('admin:familyAccessCode', { familyId })), familyName } }));
+    },
+    async revokeAccessCode(familyId) {
+      const familyName = get().people?.families.find((f) => f.id === familyId)?.name ?? 'the family';
+      set({ message: null });
+      await run('code', async () => {
+        await call('admin:revokeFamilyAccessCode', { familyId });
+        set({ message: `${familyName} has no access code now: any code given to them no longer works.` });
+        if (get().accessCode?.familyId === familyId) set({ accessCode: null });
+      });
+    },
+    forgetAccessCode() {
+      set({ accessCode: null });
     },
     dismiss() {
       set({ error: null });

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { AdminConsentPurpose, AdminStudent } from '../../../../app/ipc/admin-contract.ts';
+import type { AdminConsentPurpose, AdminFamily, AdminStudent } from '../../../../app/ipc/admin-contract.ts';
 import { useAdminPeopleStore } from '../../stores/admin-people.store.ts';
 import { useAdminUsersStore } from '../../stores/admin-users.store.ts';
 import { ErrorNote } from '../ErrorNote.tsx';
@@ -38,6 +38,30 @@ function ConsentToggles({ student }: { student: AdminStudent }): React.JSX.Eleme
   );
 }
 
+/**
+ * A family's new access code, shown this once: a parent without an invitation creates their account with it
+ * on the gallery's sign-in page. Nothing keeps it; leaving the screen forgets it.
+ */
+function AccessCodePanel(): React.JSX.Element | null {
+  const made = useAdminPeopleStore((s) => s.accessCode);
+  const forget = useAdminPeopleStore((s) => s.forgetAccessCode);
+  if (!made) return null;
+  return (
+    <div className="confirm" role="region" aria-label={`Access code of ${made.familyName}`}>
+      <p>
+        Give this code to the family: it lets one parent create their account at {made.signInUrl ?? 'the school’s gallery'}. It is shown only now.
+      </p>
+      <label>
+        Access code of {made.familyName}
+        <input type="text" readOnly value={made.code} onFocus={(e) => e.target.select()} />
+      </label>
+      <button type="button" onClick={forget}>
+        Done
+      </button>
+    </div>
+  );
+}
+
 /** The school's people: classes, students with consent and its history, families with parents, roster import, invitations. */
 export function PeopleSection(): React.JSX.Element {
   const people = useAdminPeopleStore((s) => s.people);
@@ -46,6 +70,11 @@ export function PeopleSection(): React.JSX.Element {
   const addClass = useAdminPeopleStore((s) => s.addClass);
   const openHistory = useAdminPeopleStore((s) => s.openHistory);
   const dismiss = useAdminPeopleStore((s) => s.dismiss);
+  const busy = useAdminPeopleStore((s) => s.busy);
+  const message = useAdminPeopleStore((s) => s.message);
+  const newAccessCode = useAdminPeopleStore((s) => s.newAccessCode);
+  const revokeAccessCode = useAdminPeopleStore((s) => s.revokeAccessCode);
+  const forgetAccessCode = useAdminPeopleStore((s) => s.forgetAccessCode);
   const invites = useAdminUsersStore((s) => s.invites);
   const loadUsers = useAdminUsersStore((s) => s.load);
   const usersError = useAdminUsersStore((s) => s.error);
@@ -53,11 +82,15 @@ export function PeopleSection(): React.JSX.Element {
   const invite = useAdminUsersStore((s) => s.invite);
   const [className, setClassName] = useState('');
   const [parent, setParent] = useState({ email: '', familyId: '' });
+  /** The family whose new access code waits for the admin's yes. */
+  const [replacing, setReplacing] = useState<AdminFamily | null>(null);
 
   useEffect(() => {
     void load();
     void loadUsers();
   }, [load, loadUsers]);
+  // A code is shown once: leaving the screen forgets it.
+  useEffect(() => forgetAccessCode, [forgetAccessCode]);
 
   const classOf = (id: string | null): string => people?.classes.find((c) => c.id === id)?.name ?? '—';
   const studentName = (id: string): string => people?.students.find((s) => s.id === id)?.name ?? 'a student';
@@ -131,6 +164,7 @@ export function PeopleSection(): React.JSX.Element {
               <th>Family</th>
               <th>Children</th>
               <th>Parents who can sign in</th>
+              <th>Access code</th>
             </tr>
           </thead>
           <tbody>
@@ -142,11 +176,45 @@ export function PeopleSection(): React.JSX.Element {
                 </td>
                 <td>{family.studentIds.map(studentName).join(', ') || '—'}</td>
                 <td>{family.parents.length > 0 ? family.parents.map((p) => `${p.name} (${p.email})`).join(', ') : <span className="muted">None yet: invite one</span>}</td>
+                <td className="row-actions">
+                  <button type="button" disabled={busy === 'code'} onClick={() => setReplacing(family)}>
+                    New access code
+                  </button>
+                  <button type="button" disabled={busy === 'code'} onClick={() => void revokeAccessCode(family.id)}>
+                    Revoke code
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       ) : null}
+
+      {replacing ? (
+        <div className="confirm" role="alertdialog" aria-label="Confirm">
+          {/* The service does not say whether a family has a code, so the admin is always asked. */}
+          <p>This replaces the family’s current code, if they have one: a code already given to {replacing.name} stops working. Make a new access code?</p>
+          <button
+            type="button"
+            className="primary"
+            onClick={() => {
+              setReplacing(null);
+              void newAccessCode(replacing.id);
+            }}
+          >
+            Make a new code
+          </button>
+          <button type="button" onClick={() => setReplacing(null)}>
+            Cancel
+          </button>
+        </div>
+      ) : null}
+      {message ? (
+        <p className="good" role="status">
+          {message}
+        </p>
+      ) : null}
+      <AccessCodePanel />
 
       {people && people.families.length > 0 ? (
         <form
