@@ -7,8 +7,9 @@ import https from 'node:https';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import { Provider } from 'oidc-provider';
 import { SMTPServer } from 'smtp-server';
+// eslint-disable-next-line no-restricted-imports -- a test harness: the same loopback identity provider the service's own tests run
+import { TEST_OIDC_CLIENT, testIdentityProvider } from '../../sync-service/src/test/identity-provider.ts';
 import type { SessionStore, StoredSession } from '../sync/sync-client.ts';
 import { tempDir } from './fixtures.ts';
 
@@ -101,7 +102,7 @@ export async function startIdentityProvider(accounts: Record<string, { email: st
     throw new Error(`openssl could not make the identity provider's certificate: ${made.error?.message ?? made.stderr}`);
   }
   const ca = readFileSync(caFile, 'utf8');
-  const client = { id: 'keepsake-sync', secret: 'a-test-client-secret-of-some-length' };
+  const client = TEST_OIDC_CLIENT;
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
   const server = https.createServer({ key: readFileSync(keyFile), cert: ca }, (req, res) => {
     if (handle) return handle(req, res);
@@ -116,36 +117,7 @@ export async function startIdentityProvider(accounts: Record<string, { email: st
     ca,
     caFile,
     allow(redirectUri) {
-      const provider = new Provider(issuer, {
-        clients: [
-          {
-            client_id: client.id,
-            client_secret: client.secret,
-            redirect_uris: [redirectUri],
-            response_types: ['code'],
-            grant_types: ['authorization_code'],
-            token_endpoint_auth_method: 'client_secret_post',
-          },
-        ],
-        claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-        conformIdTokenClaims: false,
-        cookies: { keys: ['keepsake-idp-cookie-key-0123456789'] },
-        ttl: { Interaction: 600, Grant: 600, Session: 600, AccessToken: 600, IdToken: 600 },
-        features: { devInteractions: { enabled: true } },
-        async findAccount(_ctx, id) {
-          const claims = accounts[id];
-          return claims === undefined ? undefined : { accountId: id, claims: () => ({ sub: id, ...claims }) };
-        },
-        // A first-party client: the grant is made on the fly, without a consent screen.
-        async loadExistingGrant(ctx) {
-          const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-          if (grantId !== undefined) return ctx.oidc.provider.Grant.find(grantId);
-          const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-          grant.addOIDCScope('openid email');
-          await grant.save();
-          return grant;
-        },
-      });
+      const provider = testIdentityProvider(issuer, redirectUri, accounts);
       handle = provider.callback();
     },
     async close() {

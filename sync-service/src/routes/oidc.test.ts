@@ -7,16 +7,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import { Provider } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../app.ts';
 import type { OidcSettings } from '../auth/oidc.ts';
 import type { Session } from '../auth/sessions.ts';
 import { TEST_DATABASES } from '../test/databases.ts';
+import { TEST_OIDC_CLIENT, testIdentityProvider } from '../test/identity-provider.ts';
 import { send, startHarness, TEST_SCRYPT, type Harness } from '../test/harness.ts';
 
 const REDIRECT = 'https://sync.test/v1/auth/oidc/callback';
-const CLIENT = { id: 'keepsake-sync', secret: 'a-test-client-secret-of-some-length' };
+const CLIENT = TEST_OIDC_CLIENT;
 
 /** Accounts at the provider: id → claims. */
 const ACCOUNTS: Record<string, { email: string; email_verified: boolean }> = {
@@ -36,37 +36,7 @@ beforeAll(async () => {
   server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, {
-    clients: [
-      {
-        client_id: CLIENT.id,
-        client_secret: CLIENT.secret,
-        redirect_uris: [REDIRECT],
-        response_types: ['code'],
-        grant_types: ['authorization_code'],
-        token_endpoint_auth_method: 'client_secret_post',
-      },
-    ],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-    // Put the scope's claims in the ID token, as most hosted providers do.
-    conformIdTokenClaims: false,
-    cookies: { keys: ['oidc-test-cookie-key-0123456789'] },
-    ttl: { Interaction: 600, Grant: 600, Session: 600, AccessToken: 600, IdToken: 600 },
-    features: { devInteractions: { enabled: true } },
-    async findAccount(_ctx, id) {
-      const claims = ACCOUNTS[id];
-      return claims === undefined ? undefined : { accountId: id, claims: () => ({ sub: id, ...claims }) };
-    },
-    // First-party client: no consent screen (the grant is made on the fly).
-    async loadExistingGrant(ctx) {
-      const grantId = ctx.oidc.result?.consent?.grantId ?? ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
-      if (grantId !== undefined) return ctx.oidc.provider.Grant.find(grantId);
-      const grant = new ctx.oidc.provider.Grant({ clientId: ctx.oidc.client.clientId, accountId: ctx.oidc.session.accountId });
-      grant.addOIDCScope('openid email');
-      await grant.save();
-      return grant;
-    },
-  });
+  const provider = testIdentityProvider(issuer, REDIRECT, ACCOUNTS);
   server.on('request', provider.callback());
 });
 afterAll(async () => {

@@ -1,4 +1,4 @@
-// oidc-provider 9 ships no types: this declares only the part src/routes/oidc.test.ts uses (a loopback provider).
+// oidc-provider 9 ships no types: this declares only the part the loopback test provider (src/test/identity-provider.ts) uses.
 declare module 'oidc-provider' {
   import type { IncomingMessage, ServerResponse } from 'node:http';
 
